@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+# ClaO production image: gunicorn serving clao.wsgi on port 8000, static files through WhiteNoise.
+# Configured at run time only through environment variables (see README.md), e.g.
+#   docker build -t clao .
+#   docker run --rm -e SECRET_KEY=... -e ALLOWED_HOSTS=clao.example.be \
+#     -e DATABASE_URL=postgres://clao:...@db:5432/clao clao python manage.py migrate
+#   docker run -p 8000:8000 -e SECRET_KEY=... -e ALLOWED_HOSTS=... -e DATABASE_URL=... clao
+# gunicorn also reads WEB_CONCURRENCY (workers, default 1), GUNICORN_CMD_ARGS and
+# FORWARDED_ALLOW_IPS from the environment.
+
+ARG PYTHON_IMAGE=python:3.13-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# gettext: msgfmt for compilemessages (build stage only).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+COPY requirements.lock /tmp/requirements.lock
+# lxml and xmlsec only as wheels: the manylinux wheels link libxml2, libxslt, xmlsec1 and
+# OpenSSL statically (the same libxml2 for both), so the final stage needs no extra libraries.
+RUN /opt/venv/bin/pip install --upgrade pip \
+    && /opt/venv/bin/pip install --only-binary lxml,xmlsec -r /tmp/requirements.lock
+WORKDIR /app
+COPY . .
+# The settings refuse to load without SECRET_KEY when DEBUG is off: a throw-away key, used by
+# these two build commands only and never stored in the image.
+RUN if find locale -name '*.po' | grep -q .; then \
+        DEBUG=0 SECRET_KEY=build-only /opt/venv/bin/python manage.py compilemessages; \
+    fi \
+    && DEBUG=0 SECRET_KEY=build-only /opt/venv/bin/python manage.py collectstatic --noinput \
+    && rm -rf var
+
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DEBUG=0 \
+    CLAO_VAR_DIR=/app/var
+RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin clao
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /app /app
+# The code stays owned by root (read-only for the app); only var/ is writable.
+RUN mkdir -p /app/var && chown clao:clao /app/var
+WORKDIR /app
+USER clao
+EXPOSE 8000
+CMD ["gunicorn", "clao.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

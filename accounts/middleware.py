@@ -1,0 +1,50 @@
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+
+from .expiry import is_expired, stash_form
+
+# The SAML round trip itself must never be interrupted by the expiry check.
+EXEMPT_PREFIXES = ("/accounts/saml/", "/dev-idp/", "/static/")
+
+
+class LoginExpiryMiddleware:
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.user.is_authenticated
+            and not request.path.startswith(EXEMPT_PREFIXES)
+            and is_expired(request)
+        ):
+            return self.send_to_login(request)
+        return self.get_response(request)
+
+    def send_to_login(self, request: HttpRequest) -> HttpResponse:
+        posted = request.method == "POST"
+        logout(request)
+        if posted:
+            # Stashed after logout: logging out empties the session.
+            stash_form(request)
+        target = request.path if posted else request.get_full_path()
+        if getattr(request, "htmx", False):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = redirect_to_login(target).url
+            return response
+        return redirect_to_login(target)
+
+
+class WorkerLanguageMiddleware:
+    """The worker's own choice, else the language the IdP sent; LocaleMiddleware did the rest."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.effective_language:
+            translation.activate(user.effective_language)
+            request.LANGUAGE_CODE = user.effective_language
+        return self.get_response(request)

@@ -1,0 +1,330 @@
+"""Loads the demo data: the development IdP's workers, their employers, sites and registrations.
+
+Idempotent: everything is looked up before it is created. Registrations are a legal,
+append-only record, so each one has a deterministic client_token (uuid5 of the day the data is
+anchored on, the worker and the slot) and is only created when that token is not stored yet.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from checkins.models import Registration
+from devidp.people import DEMO_PEOPLE
+from employers.models import Contract, Employer, WorkDeclaration
+
+TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clao:loaddemo")
+
+Source = Registration.Source
+
+# (link token, enterprise number, name). The Belgian numbers pass stdnum.be.vat; N.S.I. is the
+# example of the manual. The link tokens are fixed so that the README can cite /l/nsi-demo/.
+EMPLOYERS = [
+    ("nsi-demo", "0450905686", "N.S.I."),
+    ("net-propre", "0755123422", "Net & Propre SRL"),
+    ("schoonmaak-vlaanderen", "0812345603", "Schoonmaak Vlaanderen BV"),
+    ("clean-bruxelles", "0689123434", "Clean Services Bruxelles SA"),
+    # Posts Ana to Belgium (LIMOSA): a foreign VAT number, checked by stdnum.ro.
+    ("curatenie-ro", "RO18547290", "Curățenie Profesională SRL"),
+]
+
+# Declarations of works: DDT number -> employer (link token) and the site.
+MIDI, MEIR, LOUISE, VELDSTRAAT = "1Y1002V9KLZ6Z", "1Y1003A8HTX2K", "1Y1004C5GRV9D", "1Y1005D7JWM3B"
+SITES = {
+    MIDI: (
+        "net-propre",
+        {"postal_code": "1000", "municipality": "Bruxelles", "street": "Rue du Midi"},
+        "100",
+        ("50.845060", "4.349540"),
+    ),
+    MEIR: (
+        "schoonmaak-vlaanderen",
+        {"postal_code": "2000", "municipality": "Antwerpen", "street": "Meir"},
+        "50",
+        ("51.218020", "4.409120"),
+    ),
+    LOUISE: (
+        "clean-bruxelles",
+        {"postal_code": "1050", "municipality": "Bruxelles", "street": "Avenue Louise"},
+        "54",
+        ("50.833790", "4.356650"),
+    ),
+    VELDSTRAAT: (
+        "curatenie-ro",
+        {"postal_code": "9000", "municipality": "Gent", "street": "Veldstraat"},
+        "10",
+        ("51.053480", "3.722480"),
+    ),
+}
+
+# (first name in DEMO_PEOPLE, employer link token, kind, started on 1 September that many years
+# ago, ends that many months after today or None). Maria has no employer on purpose; the
+# newcomer is not demo data at all.
+CONTRACTS = [
+    ("Anne-Sophie", "net-propre", Contract.Kind.DIMONA, 3, None),
+    ("Jan", "nsi-demo", Contract.Kind.DIMONA, 5, None),
+    ("Jan", "schoonmaak-vlaanderen", Contract.Kind.DIMONA, 4, None),
+    ("Jan", "clean-bruxelles", Contract.Kind.DIMONA, 2, None),
+    # A posting is limited in time.
+    ("Ana", "curatenie-ro", Contract.Kind.LIMOSA, 1, 6),
+]
+
+
+@dataclass(frozen=True)
+class Gps:
+    site: str
+    accuracy_m: float
+
+
+@dataclass(frozen=True)
+class Address:
+    postal_code: str
+    municipality: str
+    street: str
+    house_number: str = ""
+    box: str = ""
+
+
+def site_address(ddt: str) -> Address:
+    _employer, address, house_number, _coords = SITES[ddt]
+    return Address(**address, house_number=house_number)
+
+
+@dataclass(frozen=True)
+class Shift:
+    person: str
+    employer: str
+    days_ago: int
+    start: time
+    end: time | None  # None: still at work. Before start: the shift ends the next day.
+    source: str
+    ddt: str  # "" = the worker chose "not known"
+    place: Gps | Address
+
+
+SHIFTS = [
+    # Anne-Sophie: badge reader, employer application, and this morning her smartphone.
+    Shift("Anne-Sophie", "net-propre", 2, time(7, 30), time(11, 30), Source.BADGE_READER,
+          MIDI, site_address(MIDI)),
+    Shift("Anne-Sophie", "net-propre", 1, time(8), time(12), Source.EMPLOYER_APP,
+          MIDI, site_address(MIDI)),
+    Shift("Anne-Sophie", "net-propre", 0, time(6, 45), None, Source.SMARTPHONE,
+          MIDI, Gps(MIDI, 12.0)),
+    # Jan: two employers in one day, then a night shift for the third one.
+    Shift("Jan", "schoonmaak-vlaanderen", 2, time(6), time(10), Source.QR_CODE,
+          MEIR, Gps(MEIR, 8.0)),
+    Shift("Jan", "clean-bruxelles", 2, time(14), time(18), Source.SMARTPHONE,
+          "", Gps(LOUISE, 25.0)),
+    Shift("Jan", "nsi-demo", 1, time(22), time(6), Source.ONSS_APP,
+          "", Address("1060", "Saint-Gilles", "Place Victor Horta", "11")),
+    # Ana: refused the GPS position one day and typed the address in.
+    Shift("Ana", "curatenie-ro", 2, time(7), time(15), Source.SMARTPHONE,
+          VELDSTRAAT, Gps(VELDSTRAAT, 15.0)),
+    Shift("Ana", "curatenie-ro", 1, time(7), time(15), Source.SMARTPHONE,
+          "", site_address(VELDSTRAAT)),
+    Shift("Ana", "curatenie-ro", 0, time(6, 30), None, Source.QR_CODE,
+          VELDSTRAAT, Gps(VELDSTRAAT, 9.0)),
+]  # fmt: skip
+
+
+def parse_day(value: str | date) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--today: expected YYYY-MM-DD, got {value!r}") from exc
+
+
+class Command(BaseCommand):
+    help = "Loads the demo workers, employers, declarations of works and registrations."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--today",
+            help="The day the registrations are relative to, YYYY-MM-DD (default: today in "
+            "Europe/Brussels).",
+        )
+
+    def handle(self, *args, today=None, **options):
+        # Demo registrations cannot be removed once stored: keep them out of real databases.
+        if not settings.CLAO_DEV_IDP:
+            raise CommandError("loaddemo only runs with the development IdP (CLAO_DEV_IDP=1).")
+        self.today = parse_day(today) if today else timezone.localdate()
+        self.tz = timezone.get_default_timezone()
+        with transaction.atomic():
+            workers = self.load_workers()
+            employers = self.load_employers()
+            self.load_sites(employers)
+            self.load_contracts(workers, employers)
+            self.load_registrations(workers, employers)
+        self.stdout.write("Personalised links:")
+        for token, _number, name in EMPLOYERS:
+            self.stdout.write(f"  /l/{token}/  {name}")
+
+    def report(self, what: str, created: int, total: int) -> None:
+        self.stdout.write(f"{what}: {created} created, {total - created} already there")
+
+    def load_workers(self) -> dict:
+        worker_model = get_user_model()
+        workers, created = {}, 0
+        for person in DEMO_PEOPLE:
+            worker = worker_model.objects.filter(niss=person["niss"]).first()
+            if worker is None:
+                worker = worker_model.objects.create_user(**person)
+                created += 1
+            workers[person["first_name"]] = worker
+        self.report("Workers", created, len(workers))
+        return workers
+
+    def load_employers(self) -> dict[str, Employer]:
+        employers, created = {}, 0
+        for token, number, name in EMPLOYERS:
+            employer = Employer.objects.filter(link_token=token).first()
+            if employer is None:
+                employer = Employer(number=number, name=name, link_token=token)
+                # Validates the number with stdnum and stores it compact.
+                employer.full_clean()
+                employer.save()
+                created += 1
+            employers[token] = employer
+        self.report("Employers", created, len(employers))
+        return employers
+
+    def load_sites(self, employers: dict[str, Employer]) -> None:
+        created = 0
+        for number, (employer, address, house_number, (lat, lon)) in SITES.items():
+            if WorkDeclaration.objects.filter(number=number).exists():
+                continue
+            declaration = WorkDeclaration(
+                number=number,
+                employer=employers[employer],
+                house_number=house_number,
+                latitude=Decimal(lat),
+                longitude=Decimal(lon),
+                **address,
+            )
+            declaration.full_clean()
+            declaration.save()
+            created += 1
+        self.report("Declarations of works", created, len(SITES))
+
+    def load_contracts(self, workers: dict, employers: dict[str, Employer]) -> None:
+        created = 0
+        for person, employer, kind, years_before, months_after in CONTRACTS:
+            # Relative to the first load only: a later run finds the contract and keeps it.
+            _contract, new = Contract.objects.get_or_create(
+                worker=self.worker(workers, person),
+                employer=employers[employer],
+                kind=kind,
+                defaults={
+                    "start_date": date(self.today.year - years_before, 9, 1),
+                    "end_date": self.today + timedelta(days=30 * months_after)
+                    if months_after
+                    else None,
+                },
+            )
+            created += new
+        self.report("Contracts", created, len(CONTRACTS))
+
+    def worker(self, workers: dict, first_name: str):
+        try:
+            return workers[first_name]
+        except KeyError:
+            raise CommandError(f"{first_name} is no longer in devidp.people.DEMO_PEOPLE") from None
+
+    def load_registrations(self, workers: dict, employers: dict[str, Employer]) -> None:
+        planned = [
+            (shift, *registration)
+            for shift in SHIFTS
+            for registration in self.registrations(shift, self.worker(workers, shift.person))
+        ]
+        tokens = {registration.client_token for _shift, registration, _day in planned}
+        existing = set(
+            Registration.objects.filter(client_token__in=tokens).values_list(
+                "client_token", flat=True
+            )
+        )
+        created = skipped = 0
+        for shift, registration, day in planned:
+            if registration.client_token in existing:
+                continue
+            # A day that already holds this worker's registrations from elsewhere (an earlier
+            # load anchored on another day, or the app itself) is left as it is, so that
+            # loading again tomorrow does not give today two morning arrivals.
+            elsewhere = (
+                Registration.objects.filter(worker=registration.worker)
+                .on_local_day(day)
+                .exclude(client_token__in=tokens)
+            )
+            if elsewhere.exists():
+                skipped += 1
+                continue
+            registration.employer = employers[shift.employer]
+            registration.enterprise_number = registration.employer.number
+            registration.employer_name = registration.employer.name
+            registration.full_clean()
+            registration.save()
+            created += 1
+        self.stdout.write(
+            f"Registrations: {created} created, {len(existing)} already there"
+            + (f", {skipped} left out (day already has registrations)" if skipped else "")
+            + f", relative to {self.today.isoformat()}"
+        )
+
+    def registrations(self, shift: Shift, worker) -> list[tuple[Registration, date]]:
+        """The IN (and OUT) of a shift, each with the local day that decides whether it loads."""
+        day = self.today - timedelta(days=shift.days_ago)
+        moments = [(Registration.Kind.IN, datetime.combine(day, shift.start, tzinfo=self.tz))]
+        if shift.end is not None:
+            end_day = day + timedelta(days=1) if shift.end < shift.start else day
+            moments.append(
+                (Registration.Kind.OUT, datetime.combine(end_day, shift.end, tzinfo=self.tz))
+            )
+        result = []
+        for kind, moment in moments:
+            if moment > timezone.now():
+                # Nobody registers in the future: a morning load skips the afternoon.
+                continue
+            token = uuid.uuid5(
+                TOKEN_NAMESPACE,
+                f"{self.today.isoformat()}/{worker.niss}/{moment.isoformat()}/{kind}",
+            )
+            registration = Registration(
+                worker=worker,
+                kind=kind,
+                recorded_at=moment,
+                ddt_number=shift.ddt,
+                source=shift.source,
+                client_token=token,
+                **self.place(shift.place, kind),
+            )
+            # The night shift's OUT goes with its IN: both are judged on the day it started.
+            result.append((registration, day))
+        return result
+
+    @staticmethod
+    def place(place: Gps | Address, kind: str) -> dict:
+        if isinstance(place, Address):
+            return {
+                "postal_code": place.postal_code,
+                "municipality": place.municipality,
+                "street": place.street,
+                "house_number": place.house_number,
+                "box": place.box,
+            }
+        lat, lon = (Decimal(value) for value in SITES[place.site][3])
+        # A phone never reports twice the same position: leaving is a few metres off.
+        shift = Decimal("0.000040") if kind == Registration.Kind.OUT else Decimal("0.000012")
+        return {
+            "latitude": lat + shift,
+            "longitude": lon - shift,
+            "accuracy_m": place.accuracy_m,
+        }

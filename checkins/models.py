@@ -1,0 +1,140 @@
+import uuid
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from employers.ddt import DDT_PATTERN, validate_ddt
+from employers.models import Employer
+
+
+class AppendOnlyError(Exception):
+    """A registration is a legal record: once stored it is never changed or removed."""
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("registrations cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("registrations cannot be deleted")
+
+    def on_local_day(self, day: date):
+        """Registrations of one day in Europe/Brussels (23 or 25 hours on DST days)."""
+        tz = timezone.get_default_timezone()
+        start = datetime.combine(day, time.min, tzinfo=tz)
+        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+        return self.filter(recorded_at__gte=start, recorded_at__lt=end)
+
+
+class Registration(models.Model):
+    class Kind(models.TextChoices):
+        IN = "IN", "IN"
+        OUT = "OUT", "OUT"
+
+    class Source(models.TextChoices):
+        SMARTPHONE = "smartphone", _("smartphone")
+        QR_CODE = "qr", _("QR code")
+        BADGE_READER = "badge", _("badge reader")
+        EMPLOYER_APP = "employer", _("employer application")
+        ONSS_APP = "onss", _("ONSS application")
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="registrations",
+        verbose_name=_("worker"),
+    )
+    kind = models.CharField(pgettext_lazy("registration", "type"), max_length=3, choices=Kind)
+    # Always the server's clock when the registration is received, never the browser's.
+    recorded_at = models.DateTimeField(_("date and time"), default=timezone.now, editable=False)
+    # As entered: 10 digits for Belgium, the prefixed VAT number for a foreign employer.
+    enterprise_number = models.CharField(_("enterprise number"), max_length=20)
+    employer = models.ForeignKey(
+        Employer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registrations",
+        verbose_name=_("employer"),
+    )
+    # The name as known when the registration was made, kept even if the employer is renamed.
+    employer_name = models.CharField(_("employer name"), max_length=200, blank=True)
+    # Empty means the worker chose "not known".
+    ddt_number = models.CharField(
+        _("declaration number"), max_length=13, blank=True, validators=[validate_ddt]
+    )
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    accuracy_m = models.FloatField(_("accuracy (metres)"), null=True, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=4, blank=True)
+    municipality = models.CharField(_("municipality"), max_length=100, blank=True)
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    house_number = models.CharField(_("number"), max_length=10, blank=True)
+    box = models.CharField(pgettext_lazy("postal address", "box"), max_length=10, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source)
+    # Generated when the form is shown: a resubmission carries the same token.
+    client_token = models.UUIDField(_("submission token"), default=uuid.uuid4)
+
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
+        ordering = ["-recorded_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_token"], name="registration_client_token_unique"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(latitude__isnull=False, longitude__isnull=False, postal_code="")
+                    | Q(latitude__isnull=True, longitude__isnull=True)
+                    & ~Q(postal_code="")
+                    & ~Q(municipality="")
+                    & ~Q(street="")
+                ),
+                name="registration_place_gps_or_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(ddt_number="") | Q(ddt_number__regex=rf"^{DDT_PATTERN}$"),
+                name="registration_ddt_format",
+            ),
+        ]
+        indexes = [
+            # Serves "this worker's registrations of one local day" (a recorded_at range)
+            # and "this worker's latest registration".
+            models.Index(fields=["worker", "-recorded_at"], name="registration_worker_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.recorded_at:%Y-%m-%d %H:%M} {self.enterprise_number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("registrations cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("registrations cannot be deleted")
+
+    def clean(self) -> None:
+        has_gps = self.latitude is not None and self.longitude is not None
+        has_address = bool(self.postal_code and self.municipality and self.street)
+        if has_gps == has_address:
+            raise ValidationError(
+                _("Give the place of work: your GPS position or an address."), code="place"
+            )
+
+    @property
+    def has_gps(self) -> bool:
+        return self.latitude is not None

@@ -1,0 +1,6 @@
+# Belgian English: day before month, 24-hour clock.
+DATE_FORMAT = "d/m/Y"
+SHORT_DATE_FORMAT = "d/m/y"
+SHORT_DATETIME_FORMAT = "d/m/y, H:i"
+TIME_FORMAT = "H:i"
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]

@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from accounts import views as account_views
+
+# Workers have no password: allauth's local account pages lead to the identity provider.
+to_login = RedirectView.as_view(pattern_name="login", query_string=True)
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("accounts/login/", to_login),
+    path("accounts/signup/", to_login),
+    path("accounts/password/<path:rest>", to_login),
+    path("accounts/logout/", account_views.logout),
+    path("accounts/", include("allauth.urls")),
+    path("geo/", include("geo.urls")),
+    path("", include("employers.urls")),
+    path("", include("checkins.urls")),
+]
+
+if settings.CLAO_DEV_IDP:
+    urlpatterns.append(path("dev-idp/", include("devidp.urls")))
+
+handler403 = "clao.errors.forbidden"
+handler404 = "clao.errors.not_found"
+handler500 = "clao.errors.server_error"

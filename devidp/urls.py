@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "devidp"
+urlpatterns = [
+    path("metadata/", views.metadata, name="metadata"),
+    path("sso/", views.sso, name="sso"),
+    path("slo/", views.slo, name="slo"),
+]

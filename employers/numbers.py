@@ -1,0 +1,60 @@
+"""Enterprise numbers: Belgian BCE/KBO numbers and foreign VAT numbers."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from stdnum.be import vat as be_vat
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.util import clean, get_cc_module
+
+
+@dataclass(frozen=True)
+class EnterpriseNumber:
+    country: str  # ISO 3166 alpha-2, upper case
+    number: str  # BE: 10 digits; elsewhere: the compact number with its country prefix
+    checked: bool  # False when no checker is known for that country
+
+    @property
+    def display(self) -> str:
+        if self.country == "BE":
+            number = self.number
+            return f"{number[:4]}.{number[4:7]}.{number[7:]}"
+        return self.number
+
+
+def parse_enterprise_number(value: str) -> EnterpriseNumber:
+    """Accepts 0450.905.686, BE0450905686, 450905686 or a foreign VAT number with its prefix."""
+    raw = clean(value or "", " -./").upper().strip()
+    if not raw:
+        raise ValidationError(_("Enter the enterprise number."), code="required")
+    if raw.isdigit() or raw.startswith("BE"):
+        try:
+            return EnterpriseNumber("BE", be_vat.validate(raw), True)
+        except StdnumError as exc:
+            raise ValidationError(
+                _("This is not a valid Belgian enterprise number."), code="invalid_be"
+            ) from exc
+    country = raw[:2]
+    if not country.isalpha() or len(raw) < 4:
+        raise ValidationError(
+            _("Start a foreign VAT number with its country code, for example FR or NL."),
+            code="no_country",
+        )
+    # Greece's VAT prefix is EL, its ISO code GR.
+    module = get_cc_module("gr" if country == "EL" else country.lower(), "vat")
+    if module is None:
+        return EnterpriseNumber(country, raw, False)
+    try:
+        number = module.validate(raw)
+    except StdnumError as exc:
+        raise ValidationError(
+            _("This is not a valid VAT number for that country."), code="invalid_vat"
+        ) from exc
+    if not number.startswith(country):
+        number = country + number
+    return EnterpriseNumber(country, number, True)
+
+
+def validate_enterprise_number(value: str) -> None:
+    parse_enterprise_number(value)

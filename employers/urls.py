@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("l/<str:token>/", views.personal_link, name="personal_link"),
+]

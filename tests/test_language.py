@@ -1,0 +1,52 @@
+import pytest
+
+from accounts.models import Worker
+from devidp.people import DEMO_PEOPLE
+from tests.saml import ANNE, saml_login
+
+MARIA = DEMO_PEOPLE[2]
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_uses_the_language_sent_by_the_idp(client):
+    page = saml_login(client, "/", person=MARIA).content.decode()
+    assert '<html lang="de">' in page
+
+
+def test_it_switches_to_dutch_and_remembers_it_at_the_next_login(client):
+    saml_login(client, "/")
+    response = client.post("/language/", {"language": "nl", "next": "/help/"}, follow=True)
+    page = response.content.decode()
+    assert response.request["PATH_INFO"] == "/help/"
+    assert '<html lang="nl">' in page
+    assert "Hulp nodig?" in page
+    assert Worker.objects.get(niss=ANNE["niss"]).language == "nl"
+
+    client.post("/logout/")
+    client.cookies.clear()
+    # The IdP still says French for Anne; the worker's own choice wins.
+    page = saml_login(client, "/", person=ANNE).content.decode()
+    assert '<html lang="nl">' in page
+
+
+def test_it_ignores_an_unknown_language(client):
+    saml_login(client, "/")
+    response = client.post("/language/", {"language": "xx", "next": "/"})
+    assert response.status_code == 302
+    assert Worker.objects.get(niss=ANNE["niss"]).language == ""
+
+
+def test_it_refuses_an_outside_next_url(client):
+    response = client.post("/language/", {"language": "en", "next": "https://evil.example/"})
+    assert response["Location"] == "/"
+
+
+def test_it_uses_accept_language_before_login(client):
+    response = client.get("/logged-out/", HTTP_ACCEPT_LANGUAGE="de-BE,de;q=0.9")
+    assert '<html lang="de">' in response.content.decode()
+
+
+def test_it_defaults_to_french(client):
+    response = client.get("/logged-out/", HTTP_ACCEPT_LANGUAGE="es")
+    assert '<html lang="fr">' in response.content.decode()
