@@ -1,0 +1,172 @@
+"""The home page: the worker's registrations of one local day, today unless ?date= says."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+
+from .models import Registration
+
+# Only the form the date input and our own links send; date.fromisoformat alone would also
+# accept "20261128" or "2026-W48-6", which would then never match the URL we show.
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# One day after date.min: the local midnight of date.min cannot be converted to UTC.
+EARLIEST_DAY = date.min + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One registration of the list, with what the page knows from its neighbours."""
+
+    registration: Registration
+    # "UTC+2"/"UTC+1" only when the local time occurs twice (the autumn change).
+    utc_offset: str
+    # For an OUT: the IN it closes, i.e. the worker's registration just before, if an IN.
+    closes: Registration | None
+    closes_utc_offset: str
+    # For an IN: another IN came after it, or nothing did and its day is over.
+    no_out: bool
+
+
+def ambiguous_offset(moment: datetime, tz: ZoneInfo) -> str:
+    """The UTC offset, only if the local wall time also exists with the other offset."""
+    local = moment.astimezone(tz)
+    other = local.replace(fold=1 - local.fold)
+    if other.utcoffset() == local.utcoffset():
+        return ""
+    minutes = int(local.utcoffset().total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight to local midnight: 23 hours in spring, 25 in autumn."""
+    return (
+        datetime.combine(day, time.min, tzinfo=tz),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
+    )
+
+
+def chosen_day(value: str | None, today: date) -> tuple[date, str]:
+    """The day asked for in ?date=, or today with the reason it could not be shown."""
+    if not value:
+        return today, ""
+    try:
+        day = date.fromisoformat(value) if ISO_DAY.fullmatch(value) else None
+    except ValueError:  # well formed but no such day, e.g. 2026-02-30
+        day = None
+    if day is None or day < EARLIEST_DAY:
+        return today, _("This date is not valid: today's registrations are shown.")
+    if day > today:
+        return today, _("This date is in the future: today's registrations are shown.")
+    return day, ""
+
+
+def neighbours(owned: QuerySet, start: datetime, end: datetime) -> list[Registration]:
+    """In ONE query: the registration just before the day, the one just after, the latest.
+
+    Each subquery is a LIMIT 1 walk of the (worker, -recorded_at) index, however long
+    the worker's history is.
+    """
+    before = owned.filter(recorded_at__lt=start).order_by("-recorded_at", "-pk")
+    after = owned.filter(recorded_at__gte=end).order_by("recorded_at", "pk")
+    latest = owned.order_by("-recorded_at", "-pk")
+    return list(
+        owned.filter(
+            Q(pk=Subquery(before.values("pk")[:1]))
+            | Q(pk=Subquery(after.values("pk")[:1]))
+            | Q(pk=Subquery(latest.values("pk")[:1]))
+        )
+    )
+
+
+def order_key(registration: Registration) -> tuple[datetime, int]:
+    # The model's ordering, oldest first: ties on the time are broken by the id.
+    return registration.recorded_at, registration.pk
+
+
+def build_cards(
+    registrations: list[Registration],
+    previous: Registration | None,
+    following: Registration | None,
+    today: date,
+    tz: ZoneInfo,
+) -> list[Card]:
+    """The day's cards, newest first; previous/following are the neighbours outside the day."""
+    # Oldest first, framed by the neighbours, so that each one sees the one before and after.
+    chronological = [previous, *reversed(registrations), following]
+    cards = []
+    for index in range(1, len(chronological) - 1):
+        before, registration, after = chronological[index - 1 : index + 2]
+        is_in = registration.kind == Registration.Kind.IN
+        closes = before if not is_in and before and before.kind == Registration.Kind.IN else None
+        # An IN of today without OUT yet is the shift going on, not a forgotten OUT.
+        no_out = is_in and (
+            (after is not None and after.kind == Registration.Kind.IN)
+            or (after is None and timezone.localdate(registration.recorded_at, tz) < today)
+        )
+        cards.append(
+            Card(
+                registration=registration,
+                utc_offset=ambiguous_offset(registration.recorded_at, tz),
+                closes=closes,
+                closes_utc_offset=ambiguous_offset(closes.recorded_at, tz) if closes else "",
+                no_out=no_out,
+            )
+        )
+    return cards[::-1]
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    tz = timezone.get_default_timezone()
+    today = timezone.localdate()
+    day, problem = chosen_day(request.GET.get("date"), today)
+    start, end = day_bounds(day, tz)
+    # Always through the owner: another worker's registrations are never even queried.
+    owned = request.user.registrations.all()
+    registrations = list(owned.on_local_day(day))
+    around = neighbours(owned, start, end)
+
+    previous = next((r for r in around if r.recorded_at < start), None)
+    following = min((r for r in around if r.recorded_at >= end), key=order_key, default=None)
+    latest = max([*registrations, *around], key=order_key, default=None)
+    open_in = latest if latest is not None and latest.kind == Registration.Kind.IN else None
+
+    cards = build_cards(registrations, previous, following, today, tz)
+
+    context = {
+        "day": day,
+        "today": today,
+        "previous_day": day - timedelta(days=1) if day > EARLIEST_DAY else None,
+        "next_day": day + timedelta(days=1) if day < today else None,
+        "problem": problem,
+        "cards": cards,
+        "open_in": open_in,
+        "stale_open_in": (
+            open_in is not None
+            and day == today
+            and timezone.localdate(open_in.recorded_at, tz) < today
+        ),
+        "open_in_utc_offset": ambiguous_offset(open_in.recorded_at, tz) if open_in else "",
+        # The "Are you stopping work?" form posts once per page shown: a double tap is one OUT.
+        "quick_out_token": uuid.uuid4() if open_in else None,
+    }
+    # A history restore after a cache miss needs the whole page, not the fragment.
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "checkins/home.html#day-list", context)
+    else:
+        response = render(request, "checkins/home.html", context)
+    # The same URL gives a fragment or a page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response

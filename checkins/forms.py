@@ -1,0 +1,185 @@
+import re
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from employers.ddt import parse_ddt
+from employers.numbers import parse_enterprise_number
+from geo.addresses import (
+    is_municipality_name,
+    municipalities_for_postal_code,
+    municipality_display_name,
+    resolve_address,
+)
+
+from .models import Registration
+
+ADDRESS_FIELDS = ("postal_code", "municipality", "street", "house_number", "box")
+DDT_UNKNOWN = "unknown"
+DDT_OTHER = "other"
+
+
+class RegistrationForm(forms.Form):
+    """The manual's "Nouvel enregistrement" form. Date and time are never taken from it."""
+
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+    kind = forms.ChoiceField(
+        label=pgettext_lazy("registration", "Type"),
+        choices=Registration.Kind.choices,
+        error_messages={"required": _("Choose IN or OUT.")},
+    )
+    enterprise_number = forms.CharField(
+        label=_("Enterprise number"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+    )
+    ddt_choice = forms.ChoiceField(label=_("Declaration number"), required=False)
+    ddt_number = forms.CharField(
+        label=_("Other declaration number"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    latitude = forms.DecimalField(
+        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
+    )
+    longitude = forms.DecimalField(
+        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput
+    )
+    accuracy = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
+    postal_code = forms.CharField(
+        label=_("Postal code"),
+        max_length=4,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "postal-code"}),
+    )
+    municipality = forms.CharField(label=_("Municipality"), max_length=100, required=False)
+    street = forms.CharField(label=_("Street"), max_length=200, required=False)
+    house_number = forms.CharField(label=_("Number"), max_length=10, required=False)
+    box = forms.CharField(
+        label=pgettext_lazy("postal address", "Box"), max_length=10, required=False
+    )
+    # Filled by a tap on a municipality suggestion; the server checks the names anyway.
+    municipality_nis = forms.CharField(max_length=5, required=False, widget=forms.HiddenInput)
+    saved_address = forms.ChoiceField(
+        label=_("An address from a previous registration"), required=False
+    )
+
+    def __init__(
+        self, *args, ddt_options=(), locked_ddt: str = "", saved_addresses=(), **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.locked_ddt = locked_ddt
+        self.saved_addresses = {address.key: address for address in saved_addresses}
+        self.fields["saved_address"].choices = [
+            ("", _("Choose…")),
+            *[(address.key, address.label) for address in saved_addresses],
+        ]
+        self.fields["ddt_choice"].choices = [
+            ("", _("Choose…")),
+            *[(number, number) for number in ddt_options],
+            (DDT_OTHER, _("Another number (type it below)")),
+            (DDT_UNKNOWN, _("not known")),
+        ]
+
+    def clean_enterprise_number(self):
+        value = self.cleaned_data["enterprise_number"]
+        if not value.strip():
+            raise ValidationError(_("Enter the enterprise number."), code="required")
+        self.enterprise = parse_enterprise_number(value)
+        return self.enterprise.number
+
+    def clean_postal_code(self) -> str:
+        value = self.cleaned_data["postal_code"].strip()
+        if value and not re.fullmatch(r"[1-9][0-9]{3}", value):
+            raise ValidationError(_("A Belgian postal code has 4 digits."), code="postal_code")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        data["ddt"] = self._clean_ddt(data)
+        self._clean_place(data)
+        return data
+
+    def _clean_ddt(self, data) -> str:
+        if self.locked_ddt:
+            return self.locked_ddt
+        typed, choice = data.get("ddt_number", "").strip(), data.get("ddt_choice", "")
+        if typed:
+            try:
+                return parse_ddt(typed)
+            except ValidationError as exc:
+                self.add_error("ddt_number", exc)
+                return ""
+        if choice == DDT_UNKNOWN:
+            return ""
+        if choice == DDT_OTHER:
+            self.add_error("ddt_number", _("Type the declaration number."))
+        elif choice:
+            return choice
+        else:
+            self.add_error(
+                "ddt_choice",
+                _('Choose a declaration number, or "not known" if you do not know it.'),
+            )
+        return ""
+
+    def _clean_place(self, data) -> None:
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        data["has_gps"] = latitude is not None and longitude is not None
+        if data["has_gps"]:
+            data["latitude"] = latitude.quantize(Decimal("0.000001"))
+            data["longitude"] = longitude.quantize(Decimal("0.000001"))
+            return
+        saved = self.saved_addresses.get(data.get("saved_address", ""))
+        typed = any(data.get(field, "").strip() for field in ADDRESS_FIELDS)
+        if saved is not None and not typed:
+            data.update(saved.fields())
+        missing = {
+            "postal_code": _("Enter the postal code."),
+            "municipality": _("Enter the municipality."),
+            "street": _("Enter the street."),
+        }
+        for field, message in missing.items():
+            if not data.get(field, "").strip() and field not in self.errors:
+                self.add_error(field, message)
+        if self.errors.keys() & {"postal_code", "municipality"}:
+            return
+        candidates = municipalities_for_postal_code(data["postal_code"])
+        if not candidates:
+            self.add_error("postal_code", _("This Belgian postal code does not exist."))
+            return
+        municipality = resolve_address(data["postal_code"], data["municipality"])
+        if municipality is not None:
+            data["municipality"] = municipality_display_name(municipality, get_language())
+        elif len(candidates) == 1 and not is_municipality_name(data["municipality"]):
+            # A part of the municipality ("Laeken", "Jambes"): kept as typed.
+            municipality = candidates[0]
+        else:
+            self.add_error(
+                "municipality",
+                _("This municipality does not match postal code %(code)s.")
+                % {"code": data["postal_code"]},
+            )
+            return
+        data["municipality_obj"] = municipality
+
+
+class QuickOutForm(forms.Form):
+    """The one-tap OUT: only the position comes from the phone, the rest from the open IN."""
+
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+    latitude = forms.DecimalField(min_value=-90, max_value=90, widget=forms.HiddenInput)
+    longitude = forms.DecimalField(min_value=-180, max_value=180, widget=forms.HiddenInput)
+    accuracy = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("latitude", "longitude"):
+            if data.get(name) is not None:
+                data[name] = data[name].quantize(Decimal("0.000001"))
+        return data

@@ -1,0 +1,531 @@
+import gzip
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from accounts.models import Worker
+from checkins.models import Registration
+from employers.models import Contract, Employer, WorkDeclaration
+from tests.saml import hidden_inputs
+
+pytestmark = pytest.mark.django_db
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+URL = "/registrations/new/"
+GPS = {"latitude": "50.681805", "longitude": "4.834123", "accuracy": "12"}
+ADDRESS = {"postal_code": "1000", "municipality": "Bruxelles", "street": "Rue du Midi"}
+
+
+@pytest.fixture(autouse=True)
+def _geo(geo_data):
+    pass
+
+
+@pytest.fixture
+def nsi(db):
+    return Employer.objects.create(number="0450905686", name="N.S.I.", link_token="nsi")
+
+
+@pytest.fixture
+def other(db):
+    return Worker.objects.create_user("92021415810", first_name="Jan")
+
+
+def employer(number: str, name: str) -> Employer:
+    return Employer.objects.create(number=number, name=name)
+
+
+def register(worker, when: datetime, kind="IN", **fields) -> Registration:
+    values = {
+        "worker": worker,
+        "kind": kind,
+        "recorded_at": when,
+        "enterprise_number": "0450905686",
+        "source": Registration.Source.SMARTPHONE,
+        **fields,
+    }
+    if "latitude" not in fields and "postal_code" not in fields:
+        values |= {"latitude": Decimal("50.8"), "longitude": Decimal("4.3")}
+    return Registration.objects.create(**values)
+
+
+def text(response) -> str:
+    """The page, with French typography's non-breaking spaces read as spaces."""
+    return response.content.decode().replace("\xa0", " ").replace("\u202f", " ")
+
+
+def form_page(client) -> str:
+    response = client.get(URL)
+    assert response.status_code == 200
+    return text(response)
+
+
+def submit(client, **data):
+    token = hidden_inputs(form_page(client))["client_token"]
+    values = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
+    return client.post(URL, values | data)
+
+
+def test_it_requires_login(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/registrations/new/"
+
+
+def test_it_shows_the_server_time_not_editable(client, anne):
+    client.force_login(anne)
+    moment = datetime(2024, 7, 1, 13, 33, tzinfo=BRUSSELS)
+    with time_machine.travel(moment, tick=False):
+        page = form_page(client)
+    assert "<output>01/07/24, 13:33</output>" in page
+    assert 'name="recorded_at"' not in page
+
+
+def test_it_stores_the_server_time_whatever_the_browser_sends(client, anne, nsi):
+    client.force_login(anne)
+    moment = datetime(2026, 11, 29, 6, 0, tzinfo=BRUSSELS)
+    with time_machine.travel(moment, tick=False):
+        submit(client, kind="IN", recorded_at="2020-01-01T00:00", **GPS)
+    assert Registration.objects.get().recorded_at == moment
+
+
+def test_it_fills_the_only_employer(client, anne, nsi):
+    Contract.objects.create(worker=anne, employer=nsi, kind="DIMONA", start_date=date(2025, 1, 1))
+    client.force_login(anne)
+    page = form_page(client)
+    assert 'name="enterprise_number" id="id_enterprise_number" value="0450.905.686"' in page
+    assert "0450.905.686 - N.S.I." in page
+
+
+def test_it_lists_at_most_five_employers_recent_ones_first(client, anne):
+    employers = [
+        employer(number, f"Employer {index}")
+        for index, number in enumerate(
+            ["0450905686", "0755123422", "0812345603", "0689123434", "0202239951", "0403170701"]
+        )
+    ]
+    for item in employers[:5]:
+        Contract.objects.create(worker=anne, employer=item, kind="DIMONA", start_date=date.today())
+    recent = employers[5]
+    register(
+        anne,
+        timezone.now() - timedelta(days=2),
+        enterprise_number=recent.number,
+        employer=recent,
+        latitude=Decimal(50),
+        longitude=Decimal(4),
+    )
+    client.force_login(anne)
+    page = form_page(client)
+    names = [item.name for item in employers if f" - {item.name}</li>" in page]
+    assert len(names) == 5
+    assert page.index("Employer 5</li>") < page.index("Employer 0</li>")
+    assert 'id="id_enterprise_number" value=""' in page
+
+
+def test_it_starts_with_the_employer_of_the_personal_link(client, anne, nsi):
+    client.force_login(anne)
+    client.get("/l/nsi/")
+    assert 'value="0450.905.686"' in form_page(client)
+
+
+@pytest.mark.parametrize("typed", ["0450.905.686", "BE0450905686", "450905686", "be 0450 905 686"])
+def test_it_accepts_every_usual_spelling_of_an_enterprise_number(client, anne, nsi, typed):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number=typed, **GPS)
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert registration.enterprise_number == "0450905686"
+    assert registration.employer == nsi
+    assert registration.employer_name == "N.S.I."
+
+
+def test_it_refuses_a_wrong_enterprise_number_next_to_the_field_keeping_the_rest(client, anne):
+    client.force_login(anne)
+    response = submit(
+        client, kind="IN", enterprise_number="0450.905.687", ddt_number="1y1002v9klz6z", **ADDRESS
+    )
+    page = text(response)
+    assert response.status_code == 400
+    assert 'id="enterprise-error"' in page
+    assert "numéro d’entreprise belge valide" in page
+    assert 'value="0450.905.687"' in page
+    assert 'value="1y1002v9klz6z"' in page
+    assert 'value="Rue du Midi"' in page
+    assert not Registration.objects.exists()
+
+
+def test_it_requires_an_enterprise_number(client, anne):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="", **GPS)
+    assert response.status_code == 400
+    assert "Encodez le numéro d’entreprise." in text(response)
+
+
+def test_it_accepts_a_checked_foreign_vat_number(client, anne):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="FR 40 303 265 045", **GPS)
+    assert response.status_code == 302
+    assert Registration.objects.get().enterprise_number == "FR40303265045"
+
+
+def test_it_accepts_an_uncheckable_foreign_number_with_a_note(client, anne):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="US123456789", **GPS)
+    page = text(client.get(response["Location"]))
+    assert Registration.objects.get().enterprise_number == "US123456789"
+    assert "n’a pas pu être vérifié" in page
+
+
+def test_it_refuses_a_foreign_number_without_country(client, anne):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="XYZ", **GPS)
+    assert response.status_code == 400
+
+
+def test_it_lists_the_ddt_numbers_of_the_last_15_registrations_newest_first(client, anne):
+    now = timezone.now()
+    numbers = [f"1Y1002V9KLZ{index:02d}" for index in range(17)]
+    for index, number in enumerate(numbers):
+        register(
+            anne,
+            now - timedelta(hours=100 - index),
+            ddt_number=number,
+            latitude=Decimal(50),
+            longitude=Decimal(4),
+        )
+    register(
+        anne,
+        now - timedelta(hours=1),
+        ddt_number=numbers[-1],
+        latitude=Decimal(50),
+        longitude=Decimal(4),
+    )
+    client.force_login(anne)
+    page = form_page(client)
+    shown = [number for number in numbers if f'<option value="{number}">' in page]
+    # The last 15 registrations hold 14 different numbers (the newest is a repeat).
+    assert shown == numbers[3:]
+    assert page.index(numbers[-1]) < page.index(numbers[-2])
+    assert '<option value="unknown">non connu</option>' in page
+
+
+def test_it_makes_not_known_an_explicit_choice(client, anne, nsi):
+    client.force_login(anne)
+    response = submit(client, kind="IN", ddt_choice="", **GPS)
+    assert response.status_code == 400
+    assert "« non connu »" in text(response)
+    submit(client, kind="IN", ddt_choice="unknown", **GPS)
+    assert Registration.objects.get().ddt_number == ""
+
+
+def test_it_normalises_and_checks_a_typed_ddt_number(client, anne, nsi):
+    client.force_login(anne)
+    response = submit(client, kind="IN", ddt_choice="other", ddt_number="1y10 02v9 klz6i", **GPS)
+    assert response.status_code == 400
+    assert "13 caractères" in text(response)
+    submit(client, kind="IN", ddt_choice="other", ddt_number="1y10 02v9 klz6z", **GPS)
+    assert Registration.objects.get().ddt_number == "1Y1002V9KLZ6Z"
+
+
+def test_it_locks_the_ddt_number_of_a_qr_code_and_stores_the_source(client, anne, nsi):
+    WorkDeclaration.objects.create(number="1Y1002V9KLZ6Z", employer=nsi, **ADDRESS)
+    client.force_login(anne)
+    client.get("/qr/1Y1002V9KLZ6Z/")
+    # A different number posted by a crafted form is ignored: the QR code's number wins.
+    response = submit(client, kind="IN", ddt_choice="other", ddt_number="AAAAAAAAAAAAA", **GPS)
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert registration.ddt_number == "1Y1002V9KLZ6Z"
+    assert registration.source == Registration.Source.QR_CODE
+
+
+def test_it_stores_gps_coordinates_and_shows_them_as_the_manual(client, anne, nsi):
+    client.force_login(anne)
+    response = submit(client, kind="IN", **GPS)
+    registration = Registration.objects.get()
+    assert (registration.latitude, registration.longitude) == (
+        Decimal("50.681805"),
+        Decimal("4.834123"),
+    )
+    assert registration.accuracy_m == 12
+    assert registration.postal_code == ""
+    page = text(client.get(response["Location"]))
+    assert "X: 4.834123 Y: 50.681805" in page
+
+
+def test_it_shows_the_free_address_part_without_javascript(client, anne):
+    client.force_login(anne)
+    page = form_page(client)
+    assert '<div id="free-address">' in page
+    assert "<noscript>" in page
+    assert '<a href="/help/#geolocation">' in page
+    assert 'name="postal_code"' in page and 'name="street"' in page
+
+
+def test_it_stores_a_free_address_and_learns_its_street(client, anne, nsi):
+    from geo.models import Street
+
+    client.force_login(anne)
+    response = submit(
+        client,
+        kind="IN",
+        postal_code="1050",
+        municipality="elsene",
+        street="Rue Inventée",
+        house_number="12",
+        box="3",
+    )
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.postal_code, registration.municipality) == ("1050", "Ixelles")
+    assert (registration.street, registration.house_number, registration.box) == (
+        "Rue Inventée",
+        "12",
+        "3",
+    )
+    assert Street.objects.filter(name="Rue Inventée", source="learned").exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "field", "message"),
+    [
+        ({"postal_code": "", "municipality": "", "street": ""}, "postal_code", "code postal"),
+        (
+            {"postal_code": "10", "municipality": "Bruxelles", "street": "X"},
+            "postal_code",
+            "4 chiffres",
+        ),
+        ({"postal_code": "1000", "municipality": "Gent", "street": "X"}, "municipality", "1000"),
+        ({"postal_code": "1000", "municipality": "Bruxelles", "street": ""}, "street", "rue"),
+    ],
+)
+def test_it_explains_an_incomplete_address(client, anne, nsi, address, field, message):
+    client.force_login(anne)
+    response = submit(client, kind="IN", **address)
+    page = text(response)
+    assert response.status_code == 400
+    error_id = field.replace("_", "-") + "-error"
+    assert f'id="{error_id}"' in page
+    error = page[page.index(f'id="{error_id}"') :].split("</p>")[0]
+    assert message in error
+    assert not Registration.objects.exists()
+
+
+def test_it_offers_addresses_of_previous_registrations(client, anne, nsi):
+    register(
+        anne,
+        timezone.now() - timedelta(days=3),
+        postal_code="1000",
+        municipality="Bruxelles",
+        street="Rue du Midi",
+        house_number="100",
+        box="5",
+    )
+    client.force_login(anne)
+    page = form_page(client)
+    assert "Rue du Midi 100 /5, 1000 Bruxelles" in page
+    submit(client, kind="OUT", saved_address="1000|Bruxelles|Rue du Midi|100|5")
+    registration = Registration.objects.latest("recorded_at")
+    assert (registration.street, registration.house_number, registration.box) == (
+        "Rue du Midi",
+        "100",
+        "5",
+    )
+
+
+def test_it_suggests_in_first_then_out_after_an_in(client, anne):
+    client.force_login(anne)
+    assert 'value="IN" class="button big primary"' in form_page(client)
+    register(anne, timezone.now() - timedelta(hours=3))
+    page = form_page(client)
+    assert 'value="OUT" class="button big primary"' in page
+    assert "n’a pas de OUT" not in page
+
+
+def test_it_suggests_in_when_the_open_in_is_older_than_16_hours(client, anne):
+    moment = datetime(2026, 11, 28, 6, 5, tzinfo=BRUSSELS)
+    register(anne, moment)
+    client.force_login(anne)
+    with time_machine.travel(moment + timedelta(hours=17), tick=False):
+        page = form_page(client)
+    assert 'value="IN" class="button big primary"' in page
+    assert "Votre IN du 28/11/26, 06:05 n’a pas de OUT." in page
+
+
+def test_it_stores_one_registration_for_a_double_tap(client, anne, nsi):
+    client.force_login(anne)
+    token = hidden_inputs(form_page(client))["client_token"]
+    data = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
+    first = client.post(URL, data | GPS | {"kind": "IN"})
+    second = client.post(URL, data | GPS | {"kind": "IN"})
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert Registration.objects.count() == 1
+
+
+def test_it_shows_the_confirmation_again_for_a_retry_after_a_qr_registration(client, anne, nsi):
+    WorkDeclaration.objects.create(number="1Y1002V9KLZ6Z", employer=nsi, **ADDRESS)
+    client.force_login(anne)
+    client.get("/qr/1Y1002V9KLZ6Z/")
+    token = hidden_inputs(form_page(client))["client_token"]
+    data = {"client_token": token, "enterprise_number": "0450905686", "kind": "IN"} | GPS
+    first = client.post(URL, data)
+    # The QR code's number has left the session; the retry must not fail on a missing DDT.
+    retry = client.post(URL, data)
+    assert retry.status_code == 302 and retry["Location"] == first["Location"]
+    assert Registration.objects.count() == 1
+
+
+def test_it_shows_a_complete_confirmation(client, anne, nsi):
+    register(anne, datetime(2024, 6, 25, 15, 42, tzinfo=BRUSSELS), kind="OUT")
+    client.force_login(anne)
+    moment = datetime(2024, 7, 1, 13, 33, tzinfo=BRUSSELS)
+    with time_machine.travel(moment, tick=False):
+        response = submit(client, kind="IN", ddt_choice="other", ddt_number="1Y1002V9KLZ6Z", **GPS)
+        page = text(client.get(response["Location"]))
+    for expected in (
+        "IN",
+        "01/07/24",
+        "13:33",
+        "0450905686",
+        "1Y1002V9KLZ6Z",
+        "X: 4.834123 Y: 50.681805",
+        "N.S.I.",
+        "Retour à la liste",
+        "Se déconnecter",
+        "Dernier enregistrement : OUT - 25/06/24, 15:42",
+        "Besoin d’aide ?",
+        'href="/help/"',
+    ):
+        assert expected in page, expected
+
+
+def test_it_checks_ownership(client, anne, other):
+    theirs = register(other, timezone.now())
+    client.force_login(anne)
+    assert client.get(f"/registrations/{theirs.pk}/").status_code == 404
+    # Their submission token cannot be used to see or overwrite their registration.
+    response = client.post(URL, {"client_token": str(theirs.client_token), "kind": "IN"})
+    assert response.status_code == 400
+    assert Registration.objects.count() == 1
+
+
+def test_it_runs_a_fixed_number_of_queries_for_the_form(
+    client, anne, nsi, django_assert_num_queries
+):
+    for index in range(40):
+        register(
+            anne,
+            timezone.now() - timedelta(hours=index + 1),
+            employer=nsi,
+            ddt_number=f"1Y1002V9KLZ{index:02d}",
+            postal_code="1000",
+            municipality="Bruxelles",
+            street=f"Rue {index}",
+        )
+    client.force_login(anne)
+    # 1 session, 2 worker, 3 employers used this year, 4 contracts, 5 those employers,
+    # 6 saved addresses, 7 DDT numbers, 8 the latest registration.
+    with django_assert_num_queries(8):
+        assert client.get(URL).status_code == 200
+
+
+def test_it_runs_a_fixed_number_of_queries_to_submit(client, anne, nsi, django_assert_num_queries):
+    for index in range(40):
+        register(anne, timezone.now() - timedelta(hours=index + 1), employer=nsi)
+    client.force_login(anne)
+    token = hidden_inputs(form_page(client))["client_token"]
+    data = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
+    # 1 session, 2 worker, 3 token already stored?, 4 employers used this year, 5 contracts,
+    # 6 those employers, 7 saved addresses, 8 DDT numbers, 9 the employer of the number,
+    # 10-12 savepoint, insert, release.
+    with django_assert_num_queries(12):
+        assert client.post(URL, data | GPS | {"kind": "OUT"}).status_code == 302
+
+
+def test_it_weighs_under_50_kb_compressed_with_its_css_and_scripts(client, anne):
+    client.force_login(anne)
+    page = form_page(client)
+    static = Path(__file__).resolve().parent.parent / "static"
+    assets = [static / "css/clao.css", static / "js/htmx.min.js", static / "js/registration.js"]
+    for asset in assets:
+        assert f"/static/{asset.relative_to(static)}" in page
+    total = len(gzip.compress(page.encode())) + sum(
+        len(gzip.compress(asset.read_bytes())) for asset in assets
+    )
+    assert total < 50 * 1024
+    assert "https://" not in page.split("<main")[0]
+
+
+class TestQuickOut:
+    def test_it_asks_are_you_stopping_work_after_an_in(self, client, anne):
+        register(anne, timezone.now() - timedelta(hours=2), ddt_number="1Y1002V9KLZ6Z")
+        client.force_login(anne)
+        page = text(client.get("/"))
+        assert "Vous arrêtez de travailler ?" in page
+        assert 'id="quick-out-form"' in page
+
+    def test_it_does_not_ask_after_an_out(self, client, anne):
+        register(anne, timezone.now() - timedelta(hours=2), kind="OUT")
+        client.force_login(anne)
+        assert "Vous arrêtez de travailler ?" not in text(client.get("/"))
+
+    def test_it_registers_the_out_at_once_with_the_position(self, client, anne, nsi):
+        register(
+            anne,
+            timezone.now() - timedelta(hours=2),
+            ddt_number="1Y1002V9KLZ6Z",
+            employer=nsi,
+            employer_name="N.S.I.",
+            latitude=Decimal(50),
+            longitude=Decimal(4),
+        )
+        client.force_login(anne)
+        token = str(uuid.uuid4())
+        data = {"client_token": token, "kind": "OUT"} | GPS
+        response = client.post("/registrations/quick-out/", data)
+        out = Registration.objects.get(kind="OUT")
+        assert response["Location"] == f"/registrations/{out.pk}/"
+        assert (out.enterprise_number, out.ddt_number, out.employer) == (
+            "0450905686",
+            "1Y1002V9KLZ6Z",
+            nsi,
+        )
+        assert out.latitude == Decimal("50.681805")
+        # Tapping twice stores one OUT.
+        client.post("/registrations/quick-out/", data)
+        assert Registration.objects.filter(kind="OUT").count() == 1
+
+    def test_it_opens_the_form_for_out_without_a_position(self, client, anne):
+        opened = register(anne, timezone.now() - timedelta(hours=2), ddt_number="1Y1002V9KLZ6Z")
+        client.force_login(anne)
+        response = client.post("/registrations/quick-out/", {"client_token": str(uuid.uuid4())})
+        assert response["Location"] == f"{URL}?out_of={opened.pk}"
+        page = text(client.get(response["Location"]))
+        assert 'value="OUT" class="button big primary"' in page
+        assert 'value="0450905686"' in page
+        assert '<option value="1Y1002V9KLZ6Z" selected>' in page
+        assert not Registration.objects.filter(kind="OUT").exists()
+
+    def test_it_checks_ownership(self, client, anne, other):
+        theirs = register(other, timezone.now() - timedelta(hours=1))
+        client.force_login(anne)
+        response = client.get(f"{URL}?out_of={theirs.pk}")
+        assert 'value="0450905686"' not in text(response)
+        response = client.post(
+            "/registrations/quick-out/", {"client_token": str(uuid.uuid4())} | GPS
+        )
+        assert response["Location"] == "/"
+        assert Registration.objects.count() == 1
+
+    def test_it_requires_login(self, client):
+        response = client.post("/registrations/quick-out/", GPS)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
