@@ -1,6 +1,7 @@
 import binascii
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from .expiry import stash_form
 from .models import ConsumedAssertion
 from .saml import SLUG
 
@@ -197,6 +199,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         request.user.language = language
         request.user.save(update_fields=["language"])
+        if "client_token" in request.POST:
+            # The language buttons of the registration form post what was typed along.
+            stash_form(request, path=urlparse(next_url).path)
     translation.activate(language)
     response = redirect(next_url)
     response.set_cookie(

@@ -136,5 +136,13 @@ class Registration(models.Model):
             )
 
     @property
+    def display_enterprise_number(self) -> str:
+        """0450.905.686 for a Belgian number, the VAT number as stored otherwise."""
+        number = self.enterprise_number
+        if len(number) == 10 and number.isdigit():
+            return f"{number[:4]}.{number[4:7]}.{number[7:]}"
+        return number
+
+    @property
     def has_gps(self) -> bool:
         return self.latitude is not None

@@ -83,8 +83,7 @@ def new_registration(request: HttpRequest) -> HttpResponse:
             request.session.pop(QR_DDT, None)
             return redirect("registration_detail", pk=registration.pk)
     elif (restored := pop_pending_form(request)) is not None:
-        form = RegistrationForm(restored, **form_kwargs)
-        form.is_valid()  # shows what is still missing next to the fields
+        form = RegistrationForm(initial=restored, **form_kwargs)
     else:
         initial = _initial(request, start, employers)
         form = RegistrationForm(initial=initial, **form_kwargs)
@@ -99,6 +98,7 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         "open_in": open_in,
         "last": last,
         "now": timezone.now(),
+        "carry_form": "registration-form",
         "has_gps": bool(bound.get("latitude") and bound.get("longitude")),
         "saved_addresses": [("", form.fields["saved_address"].choices[0][1], None)]
         + [(address.key, address.label, address) for address in addresses],
@@ -135,7 +135,7 @@ def _initial(request: HttpRequest, start: Employer | None, employers: list[Emplo
         if open_in is not None:
             initial |= {
                 "kind": Registration.Kind.OUT,
-                "enterprise_number": open_in.enterprise_number,
+                "enterprise_number": open_in.display_enterprise_number,
                 "ddt_choice": open_in.ddt_number or DDT_UNKNOWN,
             }
     return initial

@@ -145,7 +145,7 @@ def test_it_shows_the_details_of_a_card_when_unfolded(client, owner):
     out_card, in_card = cards(page(client))
 
     # The summary: type, time, enterprise number; the rest folded in <details>.
-    assert re.search(r"<summary>.*kind-in.*07:00.*0450905686.*</summary>", in_card, re.S)
+    assert re.search(r"<summary>.*kind-in.*07:00.*0450\.905\.686.*</summary>", in_card, re.S)
     assert "<dd>1Y1002V9KLZ6Z</dd>" in in_card
     assert "X: 4.349540 Y: 50.845060" in in_card
     assert "<dd>N.S.I.</dd>" in in_card
@@ -436,7 +436,7 @@ def test_it_sends_anonymous_to_the_login(client, anne):
         assert response["Location"].startswith("/login/?next=/")
     response = client.get("/", HTTP_HX_REQUEST="true")
     assert response.status_code == 302
-    assert "0450905686" not in response.content.decode()
+    assert "0450.905.686" not in response.content.decode()
 
 
 # Query budget

@@ -2,7 +2,7 @@ import pytest
 
 from accounts.models import Worker
 from devidp.people import DEMO_PEOPLE
-from tests.saml import ANNE, saml_login
+from tests.saml import ANNE, hidden_inputs, saml_login
 
 MARIA = DEMO_PEOPLE[2]
 
@@ -50,3 +50,29 @@ def test_it_uses_accept_language_before_login(client):
 def test_it_defaults_to_french(client):
     response = client.get("/logged-out/", HTTP_ACCEPT_LANGUAGE="es")
     assert '<html lang="fr">' in response.content.decode()
+
+
+def test_it_keeps_what_was_typed_when_switching_language_on_the_form(client, geo_data):
+    saml_login(client, "/")
+    page = client.get("/registrations/new/").content.decode()
+    assert 'form="registration-form" formaction="/language/"' in page
+    token = hidden_inputs(page)["client_token"]
+    typed = {
+        "client_token": token,
+        "next": "/registrations/new/",
+        "enterprise_number": "0450.905.686",
+        "ddt_choice": "other",
+        "ddt_number": "1Y1002V9KLZ6Z",
+        "postal_code": "1000",
+        "municipality": "Bruxelles",
+        "street": "Rue du Midi",
+        "language": "nl",
+    }
+    response = client.post("/language/", typed, follow=True)
+    page = response.content.decode()
+    assert response.request["PATH_INFO"] == "/registrations/new/"
+    assert '<html lang="nl">' in page
+    assert "Nieuwe registratie" in page
+    for value in ("0450.905.686", "1Y1002V9KLZ6Z", "Rue du Midi", "Bruxelles", token):
+        assert f'value="{value}"' in page
+    assert 'class="error"' not in page

@@ -394,7 +394,7 @@ def test_it_shows_a_complete_confirmation(client, anne, nsi):
         "IN",
         "01/07/24",
         "13:33",
-        "0450905686",
+        "0450.905.686",
         "1Y1002V9KLZ6Z",
         "X: 4.834123 Y: 50.681805",
         "N.S.I.",
@@ -510,7 +510,7 @@ class TestQuickOut:
         assert response["Location"] == f"{URL}?out_of={opened.pk}"
         page = text(client.get(response["Location"]))
         assert 'value="OUT" class="button big primary"' in page
-        assert 'value="0450905686"' in page
+        assert 'value="0450.905.686"' in page
         assert '<option value="1Y1002V9KLZ6Z" selected>' in page
         assert not Registration.objects.filter(kind="OUT").exists()
 
@@ -518,7 +518,7 @@ class TestQuickOut:
         theirs = register(other, timezone.now() - timedelta(hours=1))
         client.force_login(anne)
         response = client.get(f"{URL}?out_of={theirs.pk}")
-        assert 'value="0450905686"' not in text(response)
+        assert 'value="0450.905.686"' not in text(response)
         response = client.post(
             "/registrations/quick-out/", {"client_token": str(uuid.uuid4())} | GPS
         )
