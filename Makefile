@@ -39,6 +39,7 @@ run: setup
 # pytest settings (DATABASE_URL default postgres://postgres@127.0.0.1:5432/clao, DEBUG, ...)
 # come from [tool.pytest.ini_options] in pyproject.toml; an exported DATABASE_URL wins.
 test: setup
+	@bin/setup-browser
 	@bin/ensure-postgres
 	$(RUFF) check .
 	$(RUFF) format --check .

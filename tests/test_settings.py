@@ -25,7 +25,9 @@ PRODUCTION = {
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     base = {
-        key: value for key, value in os.environ.items() if not key.startswith(("CLAO_", "DEBUG"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CLAO_", "DEBUG", "DJANGO_ALLOW_ASYNC"))
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -64,12 +64,24 @@
       form.elements.longitude.value = "";
       form.elements.accuracy.value = "";
       status.hidden = true;
+      explain.hidden = true;
+      ask.hidden = true;
       freeToggle.hidden = true;
       free.hidden = false;
+      form.elements.postal_code.focus();
     });
 
     if (form.elements.latitude.value && form.elements.longitude.value) {
       return; // already located (a form shown again after an error keeps its position)
+    }
+    var typedAddress = ["postal_code", "municipality", "street"].some(function (name) {
+      return form.elements[name].value;
+    });
+    if (typedAddress) {
+      // The worker chose an address (the form came back with an error): leave it in view.
+      ask.hidden = !("geolocation" in navigator);
+      ask.addEventListener("click", locate);
+      return;
     }
     if (!("geolocation" in navigator)) {
       showFree(reasonFor(place, null));
@@ -82,6 +94,7 @@
       ask.hidden = false;
       free.hidden = true;
       why.hidden = true;
+      freeToggle.hidden = false;
     };
     if (navigator.permissions && navigator.permissions.query) {
       navigator.permissions.query({ name: "geolocation" }).then(function (result) {
@@ -100,7 +113,7 @@
       var button = event.target.closest("button[data-postal-code], button[data-street]");
       if (!button) return;
       event.preventDefault();
-      var list = button.closest("[role=listbox]");
+      var list = button.closest("ul.suggestions");
       if (button.dataset.street) {
         form.elements.street.value = button.dataset.street;
         if (form.elements.house_number) form.elements.house_number.focus();
