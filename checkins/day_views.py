@@ -3,7 +3,7 @@
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
-from .models import Registration
+from .models import Registration, local_day_bounds
 
 # Only the form the date input and our own links send; date.fromisoformat alone would also
 # accept "20261128" or "2026-W48-6", which would then never match the URL we show.
@@ -47,14 +47,6 @@ def ambiguous_offset(moment: datetime, tz: ZoneInfo) -> str:
     sign = "+" if minutes >= 0 else "-"
     hours, minutes = divmod(abs(minutes), 60)
     return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Local midnight to local midnight: 23 hours in spring, 25 in autumn."""
-    return (
-        datetime.combine(day, time.min, tzinfo=tz),
-        datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
-    )
 
 
 def chosen_day(value: str | None, today: date) -> tuple[date, str]:
@@ -132,7 +124,7 @@ def home(request: HttpRequest) -> HttpResponse:
     tz = timezone.get_default_timezone()
     today = timezone.localdate()
     day, problem = chosen_day(request.GET.get("date"), today)
-    start, end = day_bounds(day, tz)
+    start, end = local_day_bounds(day)
     # Always through the owner: another worker's registrations are never even queried.
     owned = request.user.registrations.all()
     registrations = list(owned.on_local_day(day))

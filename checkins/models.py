@@ -17,6 +17,15 @@ class AppendOnlyError(Exception):
     """A registration is a legal record: once stored it is never changed or removed."""
 
 
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Local midnight to local midnight in Europe/Brussels: 23 hours in spring, 25 in autumn."""
+    tz = timezone.get_default_timezone()
+    return (
+        datetime.combine(day, time.min, tzinfo=tz),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
+    )
+
+
 class RegistrationQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("registrations cannot be updated")
@@ -26,9 +35,7 @@ class RegistrationQuerySet(models.QuerySet):
 
     def on_local_day(self, day: date):
         """Registrations of one day in Europe/Brussels (23 or 25 hours on DST days)."""
-        tz = timezone.get_default_timezone()
-        start = datetime.combine(day, time.min, tzinfo=tz)
-        end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+        start, end = local_day_bounds(day)
         return self.filter(recorded_at__gte=start, recorded_at__lt=end)
 
 

@@ -141,6 +141,13 @@ class Phone:
         if self.javascript and toggle.is_visible():
             toggle.click()
 
+    def type_address(self) -> None:
+        """The free address typed by hand, as without JavaScript (no suggestion tapped)."""
+        self.use_address()
+        self.page.get_by_label("Code postal").fill("1000")
+        self.page.get_by_label("Commune").fill("Bruxelles")
+        self.page.get_by_label("Rue").fill("Rue du Midi")
+
     def axe(self, context: str) -> None:
         """No WCAG 2.2 AA violation reported by axe-core on the page as it is now."""
         if not self.javascript:

@@ -80,10 +80,7 @@ def test_it_locks_the_ddt_of_a_qr_code(any_phone):
     assert page.url.endswith("/registrations/new/")
     assert page.locator("output.locked").inner_text() == "1Y1002V9KLZ6Z"
     assert page.locator("[name=ddt_number]").count() == 0
-    any_phone.use_address()
-    page.get_by_label("Code postal").fill("1000")
-    page.get_by_label("Commune").fill("Bruxelles")
-    page.get_by_label("Rue").fill("Rue du Midi")
+    any_phone.type_address()
     page.get_by_role("button", name="IN", exact=True).click()
     page.wait_for_url(CONFIRMATION)
     registration = Registration.objects.get()
@@ -147,10 +144,7 @@ def test_it_keeps_the_form_through_a_new_login_after_six_hours(any_phone):
     page = any_phone.page
     any_phone.login("/registrations/new/")
     page.get_by_label("Autre numéro de déclaration").fill("1Y1002V9KLZ6Z")
-    any_phone.use_address()
-    page.get_by_label("Code postal").fill("1000")
-    page.get_by_label("Commune").fill("Bruxelles")
-    page.get_by_label("Rue").fill("Rue du Midi")
+    any_phone.type_address()
     with time_machine.travel(timezone.now() + timedelta(hours=6, minutes=5), tick=True):
         page.get_by_role("button", name="IN", exact=True).click()
         page.wait_for_url("**/dev-idp/sso/**")
@@ -168,10 +162,7 @@ def test_it_stores_one_registration_for_a_double_tap(any_phone):
     page = any_phone.page
     any_phone.login("/registrations/new/")
     page.get_by_label("Numéro de déclaration", exact=True).select_option("unknown")
-    any_phone.use_address()
-    page.get_by_label("Code postal").fill("1000")
-    page.get_by_label("Commune").fill("Bruxelles")
-    page.get_by_label("Rue").fill("Rue du Midi")
+    any_phone.type_address()
     page.get_by_role("button", name="IN", exact=True).dblclick()
     page.wait_for_url(CONFIRMATION)
     page.wait_for_load_state("networkidle")

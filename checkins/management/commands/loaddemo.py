@@ -115,6 +115,11 @@ SHIFTS = [
           MIDI, site_address(MIDI)),
     Shift("Anne-Sophie", "net-propre", 1, time(8), time(12), Source.EMPLOYER_APP,
           MIDI, site_address(MIDI)),
+    # Today: three early jobs, so that her list shows every way a registration arrives.
+    Shift("Anne-Sophie", "net-propre", 0, time(4, 30), time(5, 15), Source.BADGE_READER,
+          MIDI, site_address(MIDI)),
+    Shift("Anne-Sophie", "net-propre", 0, time(5, 30), time(6, 20), Source.EMPLOYER_APP,
+          MIDI, site_address(MIDI)),
     Shift("Anne-Sophie", "net-propre", 0, time(6, 45), None, Source.SMARTPHONE,
           MIDI, Gps(MIDI, 12.0)),
     # Jan: two employers in one day, then a night shift for the third one.
