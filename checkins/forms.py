@@ -31,6 +31,8 @@ class RegistrationForm(forms.Form):
         choices=Registration.Kind.choices,
         error_messages={"required": _("Choose IN or OUT.")},
     )
+    # Among several employers the worker taps one; the typed number below wins when given.
+    employer = forms.ChoiceField(label=_("Enterprise number"), required=False)
     enterprise_number = forms.CharField(
         label=_("Enterprise number"),
         max_length=30,
@@ -70,9 +72,19 @@ class RegistrationForm(forms.Form):
     )
 
     def __init__(
-        self, *args, ddt_options=(), locked_ddt: str = "", saved_addresses=(), **kwargs
+        self,
+        *args,
+        employers=(),
+        ddt_options=(),
+        locked_ddt: str = "",
+        saved_addresses=(),
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["employer"].choices = [
+            (employer.display_number, f"{employer.display_number} - {employer.name}")
+            for employer in employers
+        ]
         self.locked_ddt = locked_ddt
         self.saved_addresses = {address.key: address for address in saved_addresses}
         self.fields["saved_address"].choices = [
@@ -86,12 +98,20 @@ class RegistrationForm(forms.Form):
             (DDT_UNKNOWN, _("not known")),
         ]
 
-    def clean_enterprise_number(self):
-        value = self.cleaned_data["enterprise_number"]
-        if not value.strip():
-            raise ValidationError(_("Enter the enterprise number."), code="required")
-        self.enterprise = parse_enterprise_number(value)
-        return self.enterprise.number
+    def _clean_enterprise_number(self, data) -> None:
+        value = data.get("enterprise_number", "").strip() or data.get("employer", "")
+        if not value:
+            message = (
+                _("Choose your employer, or enter its enterprise number.")
+                if self.fields["employer"].choices
+                else _("Enter the enterprise number.")
+            )
+            self.add_error("enterprise_number", message)
+            return
+        try:
+            data["enterprise_number"] = parse_enterprise_number(value).number
+        except ValidationError as exc:
+            self.add_error("enterprise_number", exc)
 
     def clean_postal_code(self) -> str:
         value = self.cleaned_data["postal_code"].strip()
@@ -101,6 +121,7 @@ class RegistrationForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        self._clean_enterprise_number(data)
         data["ddt"] = self._clean_ddt(data)
         self._clean_place(data)
         return data

@@ -72,6 +72,7 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         employers = [start, *[e for e in employers if e.pk != start.pk]][:5]
     addresses = saved_addresses(worker)
     form_kwargs = {
+        "employers": employers,
         "ddt_options": ddt_options(worker),
         "locked_ddt": locked_ddt,
         "saved_addresses": addresses,
@@ -126,8 +127,11 @@ def _start_employer(request: HttpRequest) -> Employer | None:
 
 def _initial(request: HttpRequest, start: Employer | None, employers: list[Employer]) -> dict:
     initial = {"client_token": uuid.uuid4()}
-    if start is not None or len(employers) == 1:
-        initial["enterprise_number"] = (start or employers[0]).display_number
+    if len(employers) == 1:
+        # The manual: one employer known, its number is in the field.
+        initial["enterprise_number"] = employers[0].display_number
+    elif start is not None:
+        initial["employer"] = start.display_number
     # "Vous arrêtez de travailler ?" without a position: the OUT of that IN, pre-filled.
     closing = request.GET.get("out_of")
     if closing and closing.isdigit():

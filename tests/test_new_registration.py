@@ -1,4 +1,5 @@
 import gzip
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -123,10 +124,34 @@ def test_it_lists_at_most_five_employers_recent_ones_first(client, anne):
     )
     client.force_login(anne)
     page = form_page(client)
-    names = [item.name for item in employers if f" - {item.name}</li>" in page]
-    assert len(names) == 5
-    assert page.index("Employer 5</li>") < page.index("Employer 0</li>")
+    radios = re.findall(r'<input type="radio" name="employer" value="([\d.]+)"', page)
+    assert len(radios) == 5
+    # Used 2 days ago: first, before the employers known only from contracts.
+    assert radios[0] == employers[5].display_number
+    assert "0403.170.701 - Employer 5</span>" in page
     assert 'id="id_enterprise_number" value=""' in page
+    assert "checked" not in page.split('name="employer"')[1].split(">")[0]
+
+
+def test_it_takes_the_employer_tapped_in_the_list(client, anne, nsi):
+    other = employer("0755123422", "Net & Propre SRL")
+    for item in (nsi, other):
+        Contract.objects.create(worker=anne, employer=item, kind="DIMONA", start_date=date.today())
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="", employer="0755.123.422", **GPS)
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.enterprise_number, registration.employer) == ("0755123422", other)
+
+
+def test_it_asks_to_choose_among_several_employers(client, anne, nsi):
+    other = employer("0755123422", "Net & Propre SRL")
+    for item in (nsi, other):
+        Contract.objects.create(worker=anne, employer=item, kind="DIMONA", start_date=date.today())
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="", **GPS)
+    assert response.status_code == 400
+    assert "Choisissez votre employeur" in text(response)
 
 
 def test_it_starts_with_the_employer_of_the_personal_link(client, anne, nsi):
