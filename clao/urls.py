@@ -22,6 +22,7 @@ urlpatterns = [
 if settings.CLAO_DEV_IDP:
     urlpatterns.append(path("dev-idp/", include("devidp.urls")))
 
+handler400 = "clao.errors.bad_request"
 handler403 = "clao.errors.forbidden"
 handler404 = "clao.errors.not_found"
 handler500 = "clao.errors.server_error"
