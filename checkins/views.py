@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -35,7 +36,7 @@ def qr_entry(request: HttpRequest, number: str) -> HttpResponse:
     """The QR code of a DDT poster: the form opens with that number, locked."""
     try:
         number = parse_ddt(number)
-    except Exception:
+    except ValidationError:
         return render(
             request, "checkins/qr_invalid.html", {"number": number, "malformed": True}, status=404
         )
