@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
-from .models import Registration, local_day_bounds
+from .models import OPEN_IN_LIMIT, Registration, local_day_bounds
 
 # Only the form the date input and our own links send; date.fromisoformat alone would also
 # accept "20261128" or "2026-W48-6", which would then never match the URL we show.
@@ -151,7 +151,9 @@ def home(request: HttpRequest) -> HttpResponse:
             and timezone.localdate(open_in.recorded_at, tz) < today
         ),
         "open_in_utc_offset": ambiguous_offset(open_in.recorded_at, tz) if open_in else "",
-        # The "Are you stopping work?" form posts once per page shown: a double tap is one OUT.
+        # "Are you stopping work?" only for an IN that can still be today's work.
+        "quick_out": open_in is not None and timezone.now() - open_in.recorded_at <= OPEN_IN_LIMIT,
+        # The quick OUT form posts once per page shown: a double tap is one OUT.
         "quick_out_token": uuid.uuid4() if open_in else None,
     }
     # A history restore after a cache miss needs the whole page, not the fragment.

@@ -17,6 +17,10 @@ class AppendOnlyError(Exception):
     """A registration is a legal record: once stored it is never changed or removed."""
 
 
+# An IN older than this is taken as forgotten: IN is suggested again, not its OUT.
+OPEN_IN_LIMIT = timedelta(hours=16)
+
+
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:
     """Local midnight to local midnight in Europe/Brussels: 23 hours in spring, 25 in autumn."""
     tz = timezone.get_default_timezone()

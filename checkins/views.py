@@ -1,5 +1,4 @@
 import uuid
-from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -20,10 +19,9 @@ from geo.addresses import learn_street
 
 from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, QuickOutForm, RegistrationForm
 from .history import ddt_options, employer_options, saved_addresses
-from .models import Registration
+from .models import OPEN_IN_LIMIT, Registration
 
 QR_DDT = "clao_qr_ddt"
-OPEN_IN_LIMIT = timedelta(hours=16)
 
 
 def _get_registration(request: HttpRequest, pk: int) -> Registration:
@@ -188,6 +186,9 @@ def quick_out(request: HttpRequest) -> HttpResponse:
     open_in = request.user.registrations.first()
     if open_in is None or open_in.kind != Registration.Kind.IN:
         return redirect("home")
+    if timezone.now() - open_in.recorded_at > OPEN_IN_LIMIT:
+        # A forgotten IN: no OUT at once, the worker checks the form first.
+        return redirect(f"{reverse('new_registration')}?out_of={open_in.pk}")
     form = QuickOutForm(request.POST)
     if not form.is_valid():
         # No position (refused, no JavaScript): the form, pre-filled for this OUT.

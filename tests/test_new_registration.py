@@ -554,3 +554,18 @@ class TestQuickOut:
         response = client.post("/registrations/quick-out/", GPS)
         assert response.status_code == 302
         assert response["Location"].startswith("/login/")
+
+
+class TestQuickOutAfterAForgottenIn:
+    def test_it_does_not_offer_a_quick_out_for_an_in_older_than_16_hours(self, client, anne):
+        register(anne, timezone.now() - timedelta(hours=17))
+        client.force_login(anne)
+        assert "Vous arrêtez de travailler ?" not in text(client.get("/"))
+
+    def test_it_sends_a_late_quick_out_to_the_form(self, client, anne):
+        opened = register(anne, timezone.now() - timedelta(hours=17))
+        client.force_login(anne)
+        data = {"client_token": str(uuid.uuid4())} | GPS
+        response = client.post("/registrations/quick-out/", data)
+        assert response["Location"] == f"{URL}?out_of={opened.pk}"
+        assert not Registration.objects.filter(kind="OUT").exists()
