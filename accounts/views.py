@@ -3,9 +3,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
-from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.core.internal import httpkit
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.providers.saml.utils import build_auth
 from allauth.socialaccount.providers.saml.views import SAMLViewMixin
@@ -162,14 +162,11 @@ def finish_acs(request: HttpRequest, organization_slug: str) -> HttpResponse:
 def logout(request: HttpRequest) -> HttpResponse:
     """Ends the local session, then asks the IdP for single logout when it offers it."""
     saml_session = request.session.get(SAML_SESSION) or {}
-    app = get_account_adapter(request)
     was_authenticated = request.user.is_authenticated
     local_logout(request)
     if not was_authenticated or not saml_session.get("name_id"):
         return redirect("logged_out")
-    from allauth.socialaccount.adapter import get_adapter
-
-    provider = get_adapter().get_provider(request, "saml", client_id=SLUG)
+    provider = get_social_adapter().get_provider(request, "saml", client_id=SLUG)
     auth = build_auth(request, provider)
     try:
         url = auth.logout(
@@ -180,7 +177,7 @@ def logout(request: HttpRequest) -> HttpResponse:
         )
     except OneLogin_Saml2_Error:
         # This IdP has no single logout: the local logout is all there is.
-        return redirect(app.get_logout_redirect_url(request))
+        return redirect("logged_out")
     return HttpResponseRedirect(url)
 
 

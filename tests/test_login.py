@@ -204,3 +204,20 @@ def test_it_has_no_password_login(client):
     response = client.get("/accounts/login/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_it_logs_out_locally_when_the_idp_has_no_single_logout(client, settings, tmp_path):
+    from accounts import saml
+
+    metadata = tmp_path / "idp.xml"
+    xml = "\n".join(line for line in idp.metadata_xml().splitlines() if "SingleLogout" not in line)
+    metadata.write_text(xml)
+    settings.CLAO_SAML_IDP_METADATA_URL = str(metadata)
+    saml._metadata_cache.clear()
+    try:
+        saml_login(client, "/")
+        response = client.post("/logout/")
+        assert response["Location"] == "/logged-out/"
+        assert client.get("/").status_code == 302
+    finally:
+        saml._metadata_cache.clear()
