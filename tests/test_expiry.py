@@ -73,3 +73,14 @@ def test_it_restores_a_form_submitted_after_expiry(client, late, geo_data):
         registration = Registration.objects.get()
         assert registration.ddt_number == "1Y1002V9KLZ6Z"
         assert registration.street == "Rue du Midi"
+
+
+def test_it_sends_an_htmx_request_after_expiry_to_the_login_as_a_whole_page(client):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        saml_login(client, "/")
+    with time_machine.travel(start + timedelta(hours=6, minutes=1), tick=False):
+        response = client.get("/?date=2026-11-01", HTTP_HX_REQUEST="true")
+    # htmx follows HX-Redirect with a full navigation instead of swapping the login in the list.
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/login/?next=/%3Fdate%3D2026-11-01"
