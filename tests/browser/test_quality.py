@@ -40,7 +40,7 @@ def test_it_has_no_accessibility_violation_in_any_language(phone, language):
     page = phone.page
     phone.go("/help/")
     switch_language(phone, language)
-    page.locator("details").first.click()
+    page.locator("main details").first.click()
     phone.axe(f"{language} help, anonymous")
     phone.go("/")
     phone.axe(f"{language} identity provider")
@@ -197,7 +197,7 @@ def test_it_takes_the_screenshots_of_the_readme(phone):
     fill_address(page)
     page.screenshot(path=str(folder / "form-address.png"), full_page=True)
     phone.go("/help/")
-    page.locator("details").first.click()
+    page.locator("main details").first.click()
     page.screenshot(path=str(folder / "help.png"), full_page=True)
     assert sorted(path.name for path in folder.glob("*.png")) == [
         "confirmation.png",
