@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
 from django.utils import translation
 
 from .expiry import is_expired, stash_form
@@ -20,7 +22,16 @@ class LoginExpiryMiddleware:
             and is_expired(request)
         ):
             return self.send_to_login(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (
+            getattr(request, "htmx", False)
+            and response.status_code == 302
+            and response["Location"].startswith(resolve_url(settings.LOGIN_URL))
+        ):
+            # A logged-out htmx request (a suggestion, another day): the login is a whole page,
+            # not a fragment to swap into the form.
+            return _htmx_redirect(response["Location"])
+        return response
 
     def send_to_login(self, request: HttpRequest) -> HttpResponse:
         posted = request.method == "POST"
@@ -30,10 +41,14 @@ class LoginExpiryMiddleware:
             stash_form(request)
         target = request.path if posted else request.get_full_path()
         if getattr(request, "htmx", False):
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = redirect_to_login(target).url
-            return response
+            return _htmx_redirect(redirect_to_login(target).url)
         return redirect_to_login(target)
+
+
+def _htmx_redirect(url: str) -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["HX-Redirect"] = url
+    return response
 
 
 class WorkerLanguageMiddleware:

@@ -84,3 +84,9 @@ def test_it_sends_an_htmx_request_after_expiry_to_the_login_as_a_whole_page(clie
     # htmx follows HX-Redirect with a full navigation instead of swapping the login in the list.
     assert response.status_code == 204
     assert response["HX-Redirect"] == "/login/?next=/%3Fdate%3D2026-11-01"
+
+
+def test_it_sends_a_logged_out_htmx_request_to_the_login_as_a_whole_page(client):
+    response = client.get("/geo/municipalities/?q=brux", HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/login/?next=/geo/municipalities/%3Fq%3Dbrux"
