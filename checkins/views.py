@@ -99,6 +99,7 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         "last": last,
         "now": timezone.now(),
         "carry_form": "registration-form",
+        "typed_employer": _typed_employer(bound.get("enterprise_number", ""), employers),
         "has_gps": bool(bound.get("latitude") and bound.get("longitude")),
         "saved_addresses": [("", form.fields["saved_address"].choices[0][1], None)]
         + [(address.key, address.label, address) for address in addresses],
@@ -108,6 +109,16 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         or any(bound.get(name) for name in ("postal_code", "municipality", "street")),
     }
     return render(request, "checkins/new.html", context, status=400 if form.errors else 200)
+
+
+def _typed_employer(typed: str, employers: list[Employer]) -> Employer | None:
+    """The employer of the number in the field, to show its name (no query when proposed)."""
+    try:
+        number = parse_enterprise_number(typed).number
+    except ValidationError:
+        return None
+    known = next((employer for employer in employers if employer.number == number), None)
+    return known or Employer.objects.filter(number=number).first()
 
 
 def _already_stored(request: HttpRequest, token: str) -> Registration | None:

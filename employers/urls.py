@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("l/<str:token>/", views.personal_link, name="personal_link"),
+    path("employers/name/", views.employer_name, name="employer_name"),
 ]

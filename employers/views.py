@@ -1,8 +1,12 @@
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
 
 from .models import Employer
+from .numbers import parse_enterprise_number
 
 START_EMPLOYER = "clao_start_employer"
 
@@ -16,3 +20,21 @@ def personal_link(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "employers/unknown_link.html", status=404)
     request.session[START_EMPLOYER] = employer.pk
     return redirect("home")
+
+
+@login_required
+@require_GET
+def employer_name(request: HttpRequest) -> HttpResponse:
+    """The name of the employer whose number is being typed, shown under the field (htmx).
+
+    Enterprise numbers and names are public (BCE/KBO); nothing of any worker is looked up."""
+    employer = None
+    try:
+        number = parse_enterprise_number(request.GET.get("enterprise_number", "")).number
+    except ValidationError:
+        number = ""
+    if number:
+        employer = Employer.objects.filter(number=number).first()
+    response = render(request, "employers/employer_name.html", {"employer": employer})
+    patch_vary_headers(response, ["HX-Request"])
+    return response

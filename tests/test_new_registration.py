@@ -569,3 +569,22 @@ class TestQuickOutAfterAForgottenIn:
         response = client.post("/registrations/quick-out/", data)
         assert response["Location"] == f"{URL}?out_of={opened.pk}"
         assert not Registration.objects.filter(kind="OUT").exists()
+
+
+def test_it_names_the_employer_of_a_typed_number(client, anne, nsi):
+    client.force_login(anne)
+    response = client.get(
+        "/employers/name/?enterprise_number=BE 0450 905 686", HTTP_HX_REQUEST="true"
+    )
+    assert text(response).strip() == '<span class="employer-name">0450.905.686 - N.S.I.</span>'
+    for unknown in ("0755.123.422", "not a number", ""):
+        response = client.get(f"/employers/name/?enterprise_number={unknown}")
+        assert text(response).strip() == ""
+    # Without JavaScript: the form shown again after an error names it too.
+    response = submit(client, enterprise_number="0450905686", **GPS)
+    assert '<span class="employer-name">0450.905.686 - N.S.I.</span>' in text(response)
+
+
+def test_it_names_employers_only_for_logged_in_workers(client, nsi):
+    response = client.get("/employers/name/?enterprise_number=0450905686")
+    assert response.status_code == 302
