@@ -9,6 +9,10 @@ from .expiry import is_expired, stash_form
 
 # The SAML round trip itself must never be interrupted by the expiry check.
 EXEMPT_PREFIXES = ("/accounts/saml/", "/dev-idp/", "/static/")
+# What the registration form asks while the worker types. Sending the page to the login from
+# there would lose what was typed: these answer "nothing", and the form's own submission
+# goes through the login and comes back filled in.
+WHILE_TYPING_PREFIXES = ("/geo/", "/employers/name/")
 
 
 class LoginExpiryMiddleware:
@@ -16,6 +20,13 @@ class LoginExpiryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        htmx = getattr(request, "htmx", False)
+        if (
+            htmx
+            and request.path.startswith(WHILE_TYPING_PREFIXES)
+            and (not request.user.is_authenticated or is_expired(request))
+        ):
+            return HttpResponse(status=204)
         if (
             request.user.is_authenticated
             and not request.path.startswith(EXEMPT_PREFIXES)
@@ -24,12 +35,12 @@ class LoginExpiryMiddleware:
             return self.send_to_login(request)
         response = self.get_response(request)
         if (
-            getattr(request, "htmx", False)
+            htmx
             and response.status_code == 302
             and response["Location"].startswith(resolve_url(settings.LOGIN_URL))
         ):
-            # A logged-out htmx request (a suggestion, another day): the login is a whole page,
-            # not a fragment to swap into the form.
+            # A logged-out htmx navigation (another day of the list): the login is a whole
+            # page, not a fragment to swap into the list.
             return _htmx_redirect(response["Location"])
         return response
 

@@ -86,7 +86,18 @@ def test_it_sends_an_htmx_request_after_expiry_to_the_login_as_a_whole_page(clie
     assert response["HX-Redirect"] == "/login/?next=/%3Fdate%3D2026-11-01"
 
 
-def test_it_sends_a_logged_out_htmx_request_to_the_login_as_a_whole_page(client):
-    response = client.get("/geo/municipalities/?q=brux", HTTP_HX_REQUEST="true")
-    assert response.status_code == 204
-    assert response["HX-Redirect"] == "/login/?next=/geo/municipalities/%3Fq%3Dbrux"
+@pytest.mark.parametrize("logged_in", [True, False])
+def test_it_answers_nothing_to_suggestions_asked_after_the_login_ended(client, logged_in):
+    start = timezone.now()
+    if logged_in:
+        with time_machine.travel(start, tick=False):
+            saml_login(client, "/")
+    with time_machine.travel(start + timedelta(hours=6, minutes=1), tick=False):
+        for url in ("/geo/municipalities/?q=brux", "/employers/name/?enterprise_number=1"):
+            response = client.get(url, HTTP_HX_REQUEST="true")
+            # Nothing swapped, no navigation: the typed form stays on the screen...
+            assert response.status_code == 204
+            assert "HX-Redirect" not in response
+        # ...and its submission goes through the login and comes back filled in.
+        response = client.post("/registrations/new/", {"street": "Rue du Midi"})
+        assert response["Location"] == "/login/?next=/registrations/new/"
