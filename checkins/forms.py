@@ -17,12 +17,33 @@ from geo.addresses import (
 
 from .models import Registration
 
+# The 6 decimals of Registration.latitude and .longitude (about 10 cm).
+COORDINATE_STEP = Decimal("0.000001")
 ADDRESS_FIELDS = ("postal_code", "municipality", "street", "house_number", "box")
 DDT_UNKNOWN = "unknown"
 DDT_OTHER = "other"
 
 
-class RegistrationForm(forms.Form):
+class PositionForm(forms.Form):
+    """The phone's position, filled in by registration.js; rounded as the model stores it."""
+
+    latitude = forms.DecimalField(
+        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
+    )
+    longitude = forms.DecimalField(
+        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput
+    )
+    accuracy = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("latitude", "longitude"):
+            if data.get(name) is not None:
+                data[name] = data[name].quantize(COORDINATE_STEP)
+        return data
+
+
+class RegistrationForm(PositionForm):
     """The manual's "Nouvel enregistrement" form. Date and time are never taken from it."""
 
     client_token = forms.UUIDField(widget=forms.HiddenInput)
@@ -46,13 +67,6 @@ class RegistrationForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
     )
-    latitude = forms.DecimalField(
-        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
-    )
-    longitude = forms.DecimalField(
-        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput
-    )
-    accuracy = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
     postal_code = forms.CharField(
         label=_("Postal code"),
         max_length=4,
@@ -150,11 +164,8 @@ class RegistrationForm(forms.Form):
         return ""
 
     def _clean_place(self, data) -> None:
-        latitude, longitude = data.get("latitude"), data.get("longitude")
-        data["has_gps"] = latitude is not None and longitude is not None
+        data["has_gps"] = data.get("latitude") is not None and data.get("longitude") is not None
         if data["has_gps"]:
-            data["latitude"] = latitude.quantize(Decimal("0.000001"))
-            data["longitude"] = longitude.quantize(Decimal("0.000001"))
             return
         saved = self.saved_addresses.get(data.get("saved_address", ""))
         typed = any(data.get(field, "").strip() for field in ADDRESS_FIELDS)
@@ -190,17 +201,13 @@ class RegistrationForm(forms.Form):
         data["municipality_obj"] = municipality
 
 
-class QuickOutForm(forms.Form):
+class QuickOutForm(PositionForm):
     """The one-tap OUT: only the position comes from the phone, the rest from the open IN."""
 
     client_token = forms.UUIDField(widget=forms.HiddenInput)
-    latitude = forms.DecimalField(min_value=-90, max_value=90, widget=forms.HiddenInput)
-    longitude = forms.DecimalField(min_value=-180, max_value=180, widget=forms.HiddenInput)
-    accuracy = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
 
-    def clean(self):
-        data = super().clean()
-        for name in ("latitude", "longitude"):
-            if data.get(name) is not None:
-                data[name] = data[name].quantize(Decimal("0.000001"))
-        return data
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Without a position there is no one-tap OUT: the view opens the form instead.
+        self.fields["latitude"].required = True
+        self.fields["longitude"].required = True

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from employers.ddt import DDT_PATTERN, validate_ddt
 from employers.models import Employer
+from employers.numbers import format_enterprise_number
 
 
 class AppendOnlyError(Exception):
@@ -148,11 +149,7 @@ class Registration(models.Model):
 
     @property
     def display_enterprise_number(self) -> str:
-        """0450.905.686 for a Belgian number, the VAT number as stored otherwise."""
-        number = self.enterprise_number
-        if len(number) == 10 and number.isdigit():
-            return f"{number[:4]}.{number[4:7]}.{number[7:]}"
-        return number
+        return format_enterprise_number(self.enterprise_number)
 
     @property
     def has_gps(self) -> bool:

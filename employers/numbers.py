@@ -17,10 +17,14 @@ class EnterpriseNumber:
 
     @property
     def display(self) -> str:
-        if self.country == "BE":
-            number = self.number
-            return f"{number[:4]}.{number[4:7]}.{number[7:]}"
-        return self.number
+        return format_enterprise_number(self.number)
+
+
+def format_enterprise_number(number: str) -> str:
+    """0450.905.686 for a stored Belgian number (10 digits); a VAT number as it is."""
+    if len(number) == 10 and number.isdigit():
+        return f"{number[:4]}.{number[4:7]}.{number[7:]}"
+    return number
 
 
 def parse_enterprise_number(value: str) -> EnterpriseNumber:
