@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from .models import Worker
+from .models import Person
 from .niss import compact_niss
 from .saml import social_app
 from .views import login_refused
@@ -49,7 +49,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return True
 
     def pre_social_login(self, request: HttpRequest, sociallogin) -> None:
-        """Matches the person to a Worker by NISS, creating it, and refreshes names and language."""
+        """Matches the person to a Person by NISS, creating it, and refreshes names and language."""
         attributes = sociallogin.account.extra_data
         try:
             niss = compact_niss(_first(attributes, settings.CLAO_SAML_ATTR_NISS))
@@ -59,7 +59,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         sociallogin.account.uid = niss
         worker = sociallogin.user if sociallogin.is_existing else None
         if worker is None:
-            worker = Worker.objects.filter(niss=niss).first() or Worker(niss=niss)
+            worker = Person.objects.filter(niss=niss).first() or Person(niss=niss)
         worker.first_name = _first(attributes, settings.CLAO_SAML_ATTR_GIVEN_NAME)[:150]
         worker.last_name = _first(attributes, settings.CLAO_SAML_ATTR_SURNAME)[:150]
         worker.idp_language = _language(_first(attributes, settings.CLAO_SAML_ATTR_LANGUAGE))

@@ -46,10 +46,11 @@ class LoginExpiryMiddleware:
 
     def send_to_login(self, request: HttpRequest) -> HttpResponse:
         posted = request.method == "POST"
+        owner = request.user.pk
         logout(request)
         if posted:
             # Stashed after logout: logging out empties the session.
-            stash_form(request)
+            stash_form(request, owner=owner)
         target = request.path if posted else request.get_full_path()
         if getattr(request, "htmx", False):
             return _htmx_redirect(redirect_to_login(target).url)

@@ -6,11 +6,11 @@ from django.utils.translation import gettext_lazy as _
 from .niss import compact_niss, format_niss, validate_niss
 
 
-class WorkerManager(BaseUserManager):
-    def get_by_natural_key(self, niss: str) -> "Worker":
+class PersonManager(BaseUserManager):
+    def get_by_natural_key(self, niss: str) -> "Person":
         return self.get(niss=niss)
 
-    def create_user(self, niss: str, **fields) -> "Worker":
+    def create_user(self, niss: str, **fields) -> "Person":
         worker = self.model(niss=compact_niss(niss), **fields)
         # Workers never log in with a password: only through the SAML identity provider.
         worker.set_unusable_password()
@@ -19,8 +19,12 @@ class WorkerManager(BaseUserManager):
         return worker
 
 
-class Worker(AbstractBaseUser):
-    """A person who registers presence: employee, self-employed, interim worker or trainee."""
+class Person(AbstractBaseUser):
+    """The person who logs in (always through the SAML identity provider, by NISS or BIS).
+
+    Roles sit beside the person: a worker has registrations; employer staff hold mandates;
+    inspectors hold the inspector role. One person may have several.
+    """
 
     class Language(models.TextChoices):
         FR = "fr", "Français"
@@ -47,14 +51,14 @@ class Worker(AbstractBaseUser):
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
 
-    objects = WorkerManager()
+    objects = PersonManager()
 
     USERNAME_FIELD = "niss"
     REQUIRED_FIELDS: list[str] = []
 
     class Meta:
-        verbose_name = _("worker")
-        verbose_name_plural = _("workers")
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.formatted_niss

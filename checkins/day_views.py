@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
-from .models import OPEN_IN_LIMIT, Registration, local_day_bounds
+from .models import Registration, local_day_bounds
+from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
 
 # Only the form the date input and our own links send; date.fromisoformat alone would also
 # accept "20261128" or "2026-W48-6", which would then never match the URL we show.
@@ -33,7 +34,9 @@ class Card:
     # For an OUT: the IN it closes, i.e. the worker's registration just before, if an IN.
     closes: Registration | None
     closes_utc_offset: str
-    # For an IN: another IN came after it, or nothing did and its day is over.
+    # For an OUT: the IN it closes had been forgotten (older than the open-IN limit).
+    closes_forgotten: bool
+    # For an IN: another IN came after it, or it is the latest and forgotten (checkins.rules).
     no_out: bool
 
 
@@ -91,7 +94,7 @@ def build_cards(
     registrations: list[Registration],
     previous: Registration | None,
     following: Registration | None,
-    today: date,
+    state: OpenIn,
     tz: ZoneInfo,
 ) -> list[Card]:
     """The day's cards, newest first; previous/following are the neighbours outside the day."""
@@ -102,10 +105,10 @@ def build_cards(
         before, registration, after = chronological[index - 1 : index + 2]
         is_in = registration.kind == Registration.Kind.IN
         closes = before if not is_in and before and before.kind == Registration.Kind.IN else None
-        # An IN of today without OUT yet is the shift going on, not a forgotten OUT.
+        # An IN still open (a shift going on, a night shift past midnight) is not flagged.
         no_out = is_in and (
             (after is not None and after.kind == Registration.Kind.IN)
-            or (after is None and timezone.localdate(registration.recorded_at, tz) < today)
+            or (after is None and state.is_forgotten and state.registration.pk == registration.pk)
         )
         cards.append(
             Card(
@@ -113,6 +116,8 @@ def build_cards(
                 utc_offset=ambiguous_offset(registration.recorded_at, tz),
                 closes=closes,
                 closes_utc_offset=ambiguous_offset(closes.recorded_at, tz) if closes else "",
+                closes_forgotten=closes is not None
+                and registration.recorded_at - closes.recorded_at > OPEN_IN_LIMIT,
                 no_out=no_out,
             )
         )
@@ -133,9 +138,7 @@ def home(request: HttpRequest) -> HttpResponse:
     previous = next((r for r in around if r.recorded_at < start), None)
     following = min((r for r in around if r.recorded_at >= end), key=order_key, default=None)
     latest = max([*registrations, *around], key=order_key, default=None)
-    open_in = latest if latest is not None and latest.kind == Registration.Kind.IN else None
-
-    cards = build_cards(registrations, previous, following, today, tz)
+    state = open_in_state(latest, timezone.now())
 
     context = {
         "day": day,
@@ -143,18 +146,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "previous_day": day - timedelta(days=1) if day > EARLIEST_DAY else None,
         "next_day": day + timedelta(days=1) if day < today else None,
         "problem": problem,
-        "cards": cards,
-        "open_in": open_in,
-        "stale_open_in": (
-            open_in is not None
-            and day == today
-            and timezone.localdate(open_in.recorded_at, tz) < today
-        ),
-        "open_in_utc_offset": ambiguous_offset(open_in.recorded_at, tz) if open_in else "",
-        # "Are you stopping work?" only for an IN that can still be today's work.
-        "quick_out": open_in is not None and timezone.now() - open_in.recorded_at <= OPEN_IN_LIMIT,
+        "cards": build_cards(registrations, previous, following, state, tz),
+        "state": state,
         # The quick OUT form posts once per page shown: a double tap is one OUT.
-        "quick_out_token": uuid.uuid4() if open_in else None,
+        "quick_out_token": uuid.uuid4() if state.registration else None,
     }
     # A history restore after a cache miss needs the whole page, not the fragment.
     if request.htmx and not request.htmx.history_restore_request:

@@ -1,4 +1,6 @@
+import dataclasses
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
@@ -15,6 +17,7 @@ from geo.addresses import (
     resolve_address,
 )
 
+from .history import SavedAddress
 from .models import Registration
 
 # The 6 decimals of Registration.latitude and .longitude (about 10 cm).
@@ -22,6 +25,22 @@ COORDINATE_STEP = Decimal("0.000001")
 ADDRESS_FIELDS = ("postal_code", "municipality", "street", "house_number", "box")
 DDT_UNKNOWN = "unknown"
 DDT_OTHER = "other"
+
+
+@dataclass(frozen=True)
+class FormOptions:
+    """What the form proposes from the worker's history; built only to show the form."""
+
+    employers: list = dataclasses.field(default_factory=list)
+    ddt_numbers: list = dataclasses.field(default_factory=list)
+    saved_addresses: list = dataclasses.field(default_factory=list)
+
+
+class OpenChoiceField(forms.ChoiceField):
+    """Rendered with the proposed choices; any value is accepted here and checked in clean()."""
+
+    def valid_value(self, value) -> bool:
+        return True
 
 
 class PositionForm(forms.Form):
@@ -53,14 +72,14 @@ class RegistrationForm(PositionForm):
         error_messages={"required": _("Choose IN or OUT.")},
     )
     # Among several employers the worker taps one; the typed number below wins when given.
-    employer = forms.ChoiceField(label=_("Enterprise number"), required=False)
+    employer = OpenChoiceField(label=_("Enterprise number"), required=False)
     enterprise_number = forms.CharField(
         label=_("Enterprise number"),
         max_length=30,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
     )
-    ddt_choice = forms.ChoiceField(label=_("Declaration number"), required=False)
+    ddt_choice = OpenChoiceField(label=_("Declaration number"), required=False)
     ddt_number = forms.CharField(
         label=_("Other declaration number"),
         max_length=20,
@@ -81,46 +100,52 @@ class RegistrationForm(PositionForm):
     )
     # Filled by a tap on a municipality suggestion; the server checks the names anyway.
     municipality_nis = forms.CharField(max_length=5, required=False, widget=forms.HiddenInput)
-    saved_address = forms.ChoiceField(
+    saved_address = OpenChoiceField(
         label=_("An address from a previous registration"), required=False
     )
 
-    def __init__(
-        self,
-        *args,
-        employers=(),
-        ddt_options=(),
-        locked_ddt: str = "",
-        saved_addresses=(),
-        **kwargs,
-    ) -> None:
+    def __init__(self, *args, options: "FormOptions | None" = None, locked_ddt: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        self.locked_ddt = locked_ddt
+        self.options_from(options or FormOptions())
+
+    def options_from(self, options: FormOptions) -> None:
+        """The proposed values. They only propose: what is posted is checked on its own, so a
+        valid submission never needs them (they cost queries) nor is refused when they change."""
+        self.options = options
         self.fields["employer"].choices = [
             (employer.display_number, f"{employer.display_number} - {employer.name}")
-            for employer in employers
+            for employer in self.options.employers
         ]
-        self.locked_ddt = locked_ddt
-        self.saved_addresses = {address.key: address for address in saved_addresses}
         self.fields["saved_address"].choices = [
             ("", _("Choose…")),
-            *[(address.key, address.label) for address in saved_addresses],
+            *[(address.key, address.label) for address in self.options.saved_addresses],
         ]
         self.fields["ddt_choice"].choices = [
             ("", _("Choose…")),
-            *[(number, number) for number in ddt_options],
+            *[(number, number) for number in self.options.ddt_numbers],
             (DDT_OTHER, _("Another number (type it below)")),
             (DDT_UNKNOWN, _("not known")),
         ]
+        # Checked without the options: the "missing" message names the employers once known.
+        errors = self._errors.get("enterprise_number") if self._errors else None
+        if errors and errors.as_data()[0].code == "required":
+            self._errors["enterprise_number"] = self.error_class(
+                [self._enterprise_number_required()], renderer=self.renderer
+            )
+
+    def _enterprise_number_required(self):
+        if self.fields["employer"].choices:
+            return _("Choose your employer, or enter its enterprise number.")
+        return _("Enter the enterprise number.")
 
     def _clean_enterprise_number(self, data) -> None:
         value = data.get("enterprise_number", "").strip() or data.get("employer", "")
         if not value:
-            message = (
-                _("Choose your employer, or enter its enterprise number.")
-                if self.fields["employer"].choices
-                else _("Enter the enterprise number.")
+            self.add_error(
+                "enterprise_number",
+                ValidationError(self._enterprise_number_required(), code="required"),
             )
-            self.add_error("enterprise_number", message)
             return
         try:
             data["enterprise_number"] = parse_enterprise_number(value).number
@@ -155,7 +180,11 @@ class RegistrationForm(PositionForm):
         if choice == DDT_OTHER:
             self.add_error("ddt_number", _("Type the declaration number."))
         elif choice:
-            return choice
+            try:
+                return parse_ddt(choice)
+            except ValidationError as exc:
+                self.add_error("ddt_choice", exc)
+                return ""
         else:
             self.add_error(
                 "ddt_choice",
@@ -167,7 +196,7 @@ class RegistrationForm(PositionForm):
         data["has_gps"] = data.get("latitude") is not None and data.get("longitude") is not None
         if data["has_gps"]:
             return
-        saved = self.saved_addresses.get(data.get("saved_address", ""))
+        saved = SavedAddress.from_key(data.get("saved_address", ""))
         typed = any(data.get(field, "").strip() for field in ADDRESS_FIELDS)
         if saved is not None and not typed:
             data.update(saved.fields())
@@ -205,6 +234,9 @@ class QuickOutForm(PositionForm):
     """The one-tap OUT: only the position comes from the phone, the rest from the open IN."""
 
     client_token = forms.UUIDField(widget=forms.HiddenInput)
+    # The IN this OUT closes, as shown on the page: if another tab closed it meanwhile,
+    # nothing more is stored.
+    closes = forms.IntegerField(min_value=1, max_value=2**62, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

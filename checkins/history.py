@@ -53,6 +53,12 @@ class SavedAddress:
     def key(self) -> str:
         return "|".join(self.fields().values())
 
+    @classmethod
+    def from_key(cls, key: str) -> "SavedAddress | None":
+        """The address a key of the list stands for (the key holds it whole)."""
+        parts = (key or "").split("|")
+        return cls(*parts) if len(parts) == 5 and all(parts[:3]) else None
+
     @property
     def label(self) -> str:
         number = " ".join(filter(None, [self.house_number, self.box and f"/{self.box}"]))

@@ -1,4 +1,3 @@
-import uuid
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -16,10 +15,6 @@ from employers.numbers import format_enterprise_number
 
 class AppendOnlyError(Exception):
     """A registration is a legal record: once stored it is never changed or removed."""
-
-
-# An IN older than this is taken as forgotten: IN is suggested again, not its OUT.
-OPEN_IN_LIMIT = timedelta(hours=16)
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -94,8 +89,21 @@ class Registration(models.Model):
     house_number = models.CharField(_("number"), max_length=10, blank=True)
     box = models.CharField(pgettext_lazy("postal address", "box"), max_length=10, blank=True)
     source = models.CharField(_("source"), max_length=10, choices=Source)
-    # Generated when the form is shown: a resubmission carries the same token.
-    client_token = models.UUIDField(_("submission token"), default=uuid.uuid4)
+    # Idempotency: the sender's key for this registration (the form's token, a badge reader's
+    # clientReference), unique within its scope (one person, or one device), so that another
+    # sender's use of the same value can never block or capture this one.
+    key_scope = models.CharField(_("key scope"), max_length=40)
+    idempotency_key = models.CharField(_("submission key"), max_length=100)
+    # Who acted when it was not the worker: an employer's staff member, an inspector.
+    acted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registrations_made_for_others",
+        verbose_name=_("registered by"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -105,7 +113,7 @@ class Registration(models.Model):
         ordering = ["-recorded_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["client_token"], name="registration_client_token_unique"
+                fields=["key_scope", "idempotency_key"], name="registration_key_unique"
             ),
             models.CheckConstraint(
                 condition=(

@@ -2,7 +2,6 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,18 +9,22 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import worker_required_keeping_form
-from accounts.expiry import pop_pending_form
+from accounts.expiry import form_owner_value, pop_pending_form
 from employers.ddt import parse_ddt
 from employers.models import Employer, WorkDeclaration
 from employers.numbers import parse_enterprise_number
 from employers.views import START_EMPLOYER
 from geo.addresses import learn_street
 
-from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, QuickOutForm, RegistrationForm
+from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, FormOptions, QuickOutForm, RegistrationForm
 from .history import ddt_options, employer_options, saved_addresses
-from .models import OPEN_IN_LIMIT, Registration
+from .models import Registration
+from .rules import open_in_state
+from .services import Place, RegistrationRefused, latest_registration, person_scope, register
 
 QR_DDT = "clao_qr_ddt"
+# ?out_of= is an id of ours: anything longer than a bigint is not one.
+MAX_ID_DIGITS = 18
 
 
 def _get_registration(request: HttpRequest, pk: int) -> Registration:
@@ -47,68 +50,69 @@ def qr_entry(request: HttpRequest, number: str) -> HttpResponse:
     return redirect("new_registration")
 
 
-def suggested_kind(last: Registration | None) -> tuple[str, Registration | None]:
-    """OUT after an open IN, unless that IN is older than 16 hours (then it is flagged)."""
-    if last is None or last.kind == Registration.Kind.OUT:
-        return Registration.Kind.IN, None
-    if timezone.now() - last.recorded_at > OPEN_IN_LIMIT:
-        return Registration.Kind.IN, last
-    return Registration.Kind.OUT, None
-
-
 @worker_required_keeping_form
 @require_http_methods(["GET", "POST"])
 def new_registration(request: HttpRequest) -> HttpResponse:
     worker = request.user
-    # A resubmission (double tap, browser retry) shows the first one's confirmation.
-    token = request.POST.get("client_token", "")
-    if request.method == "POST" and (stored := _already_stored(request, token)):
-        return redirect("registration_detail", pk=stored.pk)
     locked_ddt = request.session.get(QR_DDT, "")
-    employers = employer_options(worker)
-    start = _start_employer(request)
-    if start is not None:
-        employers = [start, *[e for e in employers if e.pk != start.pk]][:5]
-    addresses = saved_addresses(worker)
-    form_kwargs = {
-        "employers": employers,
-        "ddt_options": ddt_options(worker),
-        "locked_ddt": locked_ddt,
-        "saved_addresses": addresses,
-    }
     if request.method == "POST":
-        form = RegistrationForm(request.POST, **form_kwargs)
+        form = RegistrationForm(request.POST, locked_ddt=locked_ddt)
         if form.is_valid():
-            registration = _store(request, form, locked_ddt)
-            request.session.pop(QR_DDT, None)
-            return redirect("registration_detail", pk=registration.pk)
+            try:
+                registration = _store(request, form, locked_ddt)
+            except RegistrationRefused as refused:
+                form.add_error(None, refused.message)
+            else:
+                request.session.pop(QR_DDT, None)
+                return redirect("registration_detail", pk=registration.pk)
+        elif (stored := _already_stored(request, request.POST.get("client_token", ""))) is not None:
+            # A resubmission of a stored form that no longer validates (the QR lock ended
+            # with the first one): show what was stored.
+            return redirect("registration_detail", pk=stored.pk)
+    start = _start_employer(request)
+    options = _options(worker, start)
+    if request.method == "POST":
+        form.options_from(options)
     elif (restored := pop_pending_form(request)) is not None:
-        form = RegistrationForm(initial=restored, **form_kwargs)
+        form = RegistrationForm(initial=restored, options=options, locked_ddt=locked_ddt)
     else:
-        initial = _initial(request, start, employers)
-        form = RegistrationForm(initial=initial, **form_kwargs)
-    last = worker.registrations.first()
-    kind, open_in = suggested_kind(last)
+        initial = _initial(request, start, options.employers)
+        form = RegistrationForm(initial=initial, options=options, locked_ddt=locked_ddt)
+    last = latest_registration(worker)
+    state = open_in_state(last, timezone.now())
     bound = form.data if form.is_bound else form.initial
     context = {
         "form": form,
-        "employers": employers,
+        "employers": options.employers,
         "locked_ddt": locked_ddt,
-        "suggested_kind": bound.get("kind") or kind,
-        "open_in": open_in,
+        "suggested_kind": bound.get("kind") or state.suggested_kind,
+        "state": state,
+        "quick_out_token": uuid.uuid4() if state.is_forgotten else None,
         "last": last,
         "now": timezone.now(),
         "carry_form": "registration-form",
-        "typed_employer": _typed_employer(bound.get("enterprise_number", ""), employers),
+        "form_owner": form_owner_value(worker),
+        "typed_employer": _typed_employer(bound.get("enterprise_number", ""), options.employers),
         "has_gps": bool(bound.get("latitude") and bound.get("longitude")),
         "saved_addresses": [("", form.fields["saved_address"].choices[0][1], None)]
-        + [(address.key, address.label, address) for address in addresses],
+        + [(address.key, address.label, address) for address in options.saved_addresses],
         # Without saved addresses, or with a typed address to correct, the new-address part
         # starts unfolded.
-        "new_address_open": not addresses
+        "new_address_open": not options.saved_addresses
         or any(bound.get(name) for name in ("postal_code", "municipality", "street")),
     }
     return render(request, "checkins/new.html", context, status=400 if form.errors else 200)
+
+
+def _options(worker, start: Employer | None) -> FormOptions:
+    employers = employer_options(worker)
+    if start is not None:
+        employers = [start, *[e for e in employers if e.pk != start.pk]][:5]
+    return FormOptions(
+        employers=employers,
+        ddt_numbers=ddt_options(worker),
+        saved_addresses=saved_addresses(worker),
+    )
 
 
 def _typed_employer(typed: str, employers: list[Employer]) -> Employer | None:
@@ -123,10 +127,12 @@ def _typed_employer(typed: str, employers: list[Employer]) -> Employer | None:
 
 def _already_stored(request: HttpRequest, token: str) -> Registration | None:
     try:
-        token = uuid.UUID(token)
+        token = str(uuid.UUID(token))
     except ValueError:
         return None
-    return request.user.registrations.filter(client_token=token).first()
+    return Registration.objects.filter(
+        key_scope=person_scope(request.user), idempotency_key=token
+    ).first()
 
 
 def _start_employer(request: HttpRequest) -> Employer | None:
@@ -143,9 +149,9 @@ def _initial(request: HttpRequest, start: Employer | None, employers: list[Emplo
     elif start is not None:
         initial["employer"] = start.display_number
     # "Vous arrêtez de travailler ?" without a position: the OUT of that IN, pre-filled.
-    closing = request.GET.get("out_of")
-    if closing and closing.isdigit():
-        open_in = request.user.registrations.filter(pk=closing, kind="IN").first()
+    closing = request.GET.get("out_of", "")
+    if closing.isascii() and closing.isdigit() and len(closing) <= MAX_ID_DIGITS:
+        open_in = request.user.registrations.filter(pk=int(closing), kind="IN").first()
         if open_in is not None:
             initial |= {
                 "kind": Registration.Kind.OUT,
@@ -156,66 +162,66 @@ def _initial(request: HttpRequest, start: Employer | None, employers: list[Emplo
 
 
 def _store(request: HttpRequest, form: RegistrationForm, locked_ddt: str) -> Registration:
-    """Stores exactly one registration per client token."""
     data = form.cleaned_data
-    employer = Employer.objects.filter(number=data["enterprise_number"]).first()
-    fields = {
-        "kind": data["kind"],
-        "enterprise_number": data["enterprise_number"],
-        "ddt_number": data["ddt"],
-        "source": Registration.Source.QR_CODE if locked_ddt else Registration.Source.SMARTPHONE,
-        "client_token": data["client_token"],
-    }
     if data["has_gps"]:
-        place = {
-            "latitude": data["latitude"],
-            "longitude": data["longitude"],
-            "accuracy_m": data.get("accuracy"),
-        }
+        place = Place(
+            latitude=data["latitude"], longitude=data["longitude"], accuracy_m=data["accuracy"]
+        )
     else:
-        place = {key: data[key].strip() for key in ADDRESS_FIELDS}
-        learn_street(data["municipality_obj"], place["street"])
-    return _create(request, employer, fields | place)
-
-
-def _create(request: HttpRequest, employer: Employer | None, fields: dict) -> Registration:
-    fields |= {"employer": employer, "employer_name": employer.name if employer else ""}
-    try:
-        with transaction.atomic():
-            return request.user.registrations.create(**fields)
-    except IntegrityError:
-        # A double tap raced us to the same token: show the one that was stored.
-        return get_object_or_404(request.user.registrations, client_token=fields["client_token"])
+        place = Place(**{key: data[key].strip() for key in ADDRESS_FIELDS})
+    result = register(
+        worker=request.user,
+        kind=data["kind"],
+        enterprise_number=data["enterprise_number"],
+        ddt_number=data["ddt"],
+        place=place,
+        source=Registration.Source.QR_CODE if locked_ddt else Registration.Source.SMARTPHONE,
+        idempotency_key=str(data["client_token"]),
+    )
+    if result.created and not data["has_gps"]:
+        learn_street(data["municipality_obj"], place.street)
+    return result.registration
 
 
 @login_required
 @require_POST
 def quick_out(request: HttpRequest) -> HttpResponse:
-    """ "Vous arrêtez de travailler ?": the OUT of the open IN, at once, with the position."""
+    """ "Vous arrêtez de travailler ?": the OUT of the open (or forgotten) IN, at once."""
+    form = QuickOutForm(request.POST)
     if stored := _already_stored(request, request.POST.get("client_token", "")):
         return redirect("registration_detail", pk=stored.pk)
-    open_in = request.user.registrations.first()
-    if open_in is None or open_in.kind != Registration.Kind.IN:
+    latest = latest_registration(request.user)
+    state = open_in_state(latest, timezone.now())
+    if state.registration is None:
         return redirect("home")
-    if timezone.now() - open_in.recorded_at > OPEN_IN_LIMIT:
-        # A forgotten IN: no OUT at once, the worker checks the form first.
-        return redirect(f"{reverse('new_registration')}?out_of={open_in.pk}")
-    form = QuickOutForm(request.POST)
     if not form.is_valid():
         # No position (refused, no JavaScript): the form, pre-filled for this OUT.
-        return redirect(f"{reverse('new_registration')}?out_of={open_in.pk}")
-    fields = {
-        "kind": Registration.Kind.OUT,
-        "enterprise_number": open_in.enterprise_number,
-        "ddt_number": open_in.ddt_number,
-        "source": Registration.Source.SMARTPHONE,
-        "client_token": form.cleaned_data["client_token"],
-        "latitude": form.cleaned_data["latitude"],
-        "longitude": form.cleaned_data["longitude"],
-        "accuracy_m": form.cleaned_data["accuracy"],
-    }
-    registration = _create(request, open_in.employer, fields)
-    return redirect("registration_detail", pk=registration.pk)
+        return redirect(f"{reverse('new_registration')}?out_of={state.registration.pk}")
+    open_in = state.registration
+    if form.cleaned_data["closes"] != open_in.pk:
+        # This page showed an IN that is no longer the open one: what closed it.
+        return redirect("registration_detail", pk=latest.pk)
+    try:
+        result = register(
+            worker=request.user,
+            kind=Registration.Kind.OUT,
+            enterprise_number=open_in.enterprise_number,
+            ddt_number=open_in.ddt_number,
+            place=Place(
+                latitude=form.cleaned_data["latitude"],
+                longitude=form.cleaned_data["longitude"],
+                accuracy_m=form.cleaned_data["accuracy"],
+            ),
+            source=Registration.Source.SMARTPHONE,
+            idempotency_key=str(form.cleaned_data["client_token"]),
+            closes=open_in,
+        )
+    except RegistrationRefused as refused:
+        # Another tab closed it a moment ago: show that OUT rather than store a second one.
+        if refused.registration is not None:
+            return redirect("registration_detail", pk=refused.registration.pk)
+        return redirect("home")
+    return redirect("registration_detail", pk=result.registration.pk)
 
 
 @login_required

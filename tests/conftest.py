@@ -20,9 +20,9 @@ def client():
 
 @pytest.fixture
 def anne(db):
-    from accounts.models import Worker
+    from accounts.models import Person
 
-    return Worker.objects.create_user(
+    return Person.objects.create_user(
         ANNE["niss"], first_name=ANNE["first_name"], last_name=ANNE["last_name"]
     )
 

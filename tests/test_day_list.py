@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from accounts.models import Worker
+from accounts.models import Person
 from checkins.models import Registration
 from tests.saml import JAN
 
@@ -42,7 +42,7 @@ def owner(client, anne, frozen):
 
 @pytest.fixture
 def jan(db):
-    return Worker.objects.create_user(JAN["niss"], first_name=JAN["first_name"])
+    return Person.objects.create_user(JAN["niss"], first_name=JAN["first_name"])
 
 
 def register(worker, kind: str, when: datetime, **fields) -> Registration:

@@ -1,6 +1,6 @@
 import pytest
 
-from accounts.models import Worker
+from accounts.models import Person
 from devidp.people import DEMO_PEOPLE
 from tests.saml import ANNE, hidden_inputs, saml_login
 
@@ -21,7 +21,7 @@ def test_it_switches_to_dutch_and_remembers_it_at_the_next_login(client):
     assert response.request["PATH_INFO"] == "/help/"
     assert '<html lang="nl">' in page
     assert "Hulp nodig?" in page
-    assert Worker.objects.get(niss=ANNE["niss"]).language == "nl"
+    assert Person.objects.get(niss=ANNE["niss"]).language == "nl"
 
     client.post("/logout/")
     client.cookies.clear()
@@ -34,7 +34,7 @@ def test_it_ignores_an_unknown_language(client):
     saml_login(client, "/")
     response = client.post("/language/", {"language": "xx", "next": "/"})
     assert response.status_code == 302
-    assert Worker.objects.get(niss=ANNE["niss"]).language == ""
+    assert Person.objects.get(niss=ANNE["niss"]).language == ""
 
 
 def test_it_refuses_an_outside_next_url(client):

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from stdnum.be import vat as be_vat
 
-from accounts.models import Worker
+from accounts.models import Person
 from checkins.models import Registration
 from devidp.people import DEMO_PEOPLE, NEWCOMER
 from employers.models import Contract, Employer, WorkDeclaration
@@ -27,12 +27,12 @@ def loaddemo(*args) -> str:
 def counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Worker, Employer, Contract, WorkDeclaration, Registration)
+        for model in (Person, Employer, Contract, WorkDeclaration, Registration)
     }
 
 
-def worker(first_name: str) -> Worker:
-    return Worker.objects.get(first_name=first_name)
+def worker(first_name: str) -> Person:
+    return Person.objects.get(first_name=first_name)
 
 
 def test_it_changes_nothing_when_run_twice():
@@ -55,10 +55,10 @@ def test_it_is_idempotent_on_a_given_day():
 
 def test_it_creates_the_demo_people_but_not_the_newcomer():
     loaddemo("--today", TODAY.isoformat())
-    assert set(Worker.objects.values_list("niss", flat=True)) == {
+    assert set(Person.objects.values_list("niss", flat=True)) == {
         person["niss"] for person in DEMO_PEOPLE
     }
-    assert not Worker.objects.filter(niss=NEWCOMER["niss"]).exists()
+    assert not Person.objects.filter(niss=NEWCOMER["niss"]).exists()
     assert not worker("Jan").has_usable_password()
 
 
@@ -152,4 +152,4 @@ def test_it_refuses_to_run_without_the_development_idp(settings):
     settings.CLAO_DEV_IDP = False
     with pytest.raises(CommandError):
         loaddemo()
-    assert not Worker.objects.exists()
+    assert not Person.objects.exists()

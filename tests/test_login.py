@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Worker
+from accounts.models import Person
 from devidp import idp
 from devidp.people import NEWCOMER
 from employers.models import Employer, WorkDeclaration
@@ -37,16 +37,16 @@ def test_it_sends_anonymous_visitors_to_the_idp_with_a_signed_request(client):
 def test_it_creates_a_worker_for_a_new_niss_and_refreshes_names(client):
     response = saml_login(client, "/", person=NEWCOMER, means="eid")
     assert "Karim" in response.content.decode()
-    worker = Worker.objects.get(niss=NEWCOMER["niss"])
+    worker = Person.objects.get(niss=NEWCOMER["niss"])
     assert worker.last_name == "El Amrani"
     assert not worker.has_usable_password()
 
-    Worker.objects.filter(pk=worker.pk).update(first_name="Old", last_name="Name")
+    Person.objects.filter(pk=worker.pk).update(first_name="Old", last_name="Name")
     client.post("/logout/")
     saml_login(client, "/", person=NEWCOMER)
     worker.refresh_from_db()
     assert (worker.first_name, worker.last_name) == ("Karim", "El Amrani")
-    assert Worker.objects.filter(niss=NEWCOMER["niss"]).count() == 1
+    assert Person.objects.filter(niss=NEWCOMER["niss"]).count() == 1
 
 
 def test_it_follows_the_employer_link_through_the_login(client):
@@ -125,7 +125,7 @@ def test_it_refuses_a_tampered_attribute(client, caplog):
     with caplog.at_level(logging.WARNING):
         response = client.post(ACS, {"SAMLResponse": tampered}, follow=True)
     _assert_refused(response, "n’a pas pu être vérifiée", caplog)
-    assert not Worker.objects.filter(first_name="Mallory").exists()
+    assert not Person.objects.filter(first_name="Mallory").exists()
 
 
 def test_it_refuses_an_unsigned_response(client):

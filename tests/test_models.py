@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
-from accounts.models import Worker
+from accounts.models import Person
 from checkins.models import AppendOnlyError, Registration
 from employers.ddt import parse_ddt
 from employers.models import Employer, WorkDeclaration
@@ -20,7 +20,7 @@ UTC = ZoneInfo("UTC")
 
 @pytest.fixture
 def worker(db):
-    return Worker.objects.create_user("85.07.30-033.28", first_name="Anne-Sophie")
+    return Person.objects.create_user("85.07.30-033.28", first_name="Anne-Sophie")
 
 
 @pytest.fixture
@@ -59,26 +59,26 @@ def assert_message(error: ValidationError, field: str | None, message: str) -> N
 
 @pytest.mark.django_db
 def test_it_refuses_an_invalid_niss_with_a_message():
-    worker = Worker(niss="85073003329")
+    worker = Person(niss="85073003329")
     with pytest.raises(ValidationError) as excinfo:
         worker.full_clean()
     assert_message(excinfo.value, "niss", "This is not a valid NISS or BIS number.")
 
     with pytest.raises(ValidationError) as excinfo:
-        Worker.objects.create_user("85073003329")
+        Person.objects.create_user("85073003329")
     assert_message(excinfo.value, None, "This is not a valid NISS or BIS number.")
-    assert not Worker.objects.exists()
+    assert not Person.objects.exists()
 
 
 @pytest.mark.django_db
 def test_it_accepts_a_bis_number():
-    worker = Worker.objects.create_user("98472899765", first_name="Ana")
-    assert Worker.objects.get(pk=worker.pk).niss == "98472899765"
+    worker = Person.objects.create_user("98472899765", first_name="Ana")
+    assert Person.objects.get(pk=worker.pk).niss == "98472899765"
 
 
 @pytest.mark.django_db
 def test_it_stores_the_niss_compact(worker):
-    assert Worker.objects.get(pk=worker.pk).niss == "85073003328"
+    assert Person.objects.get(pk=worker.pk).niss == "85073003328"
     assert worker.formatted_niss == "85.07.30-033.28"
 
 

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts.models import Worker
+from accounts.models import Person
 from checkins.models import Registration
 from employers.models import Contract, Employer, WorkDeclaration
 from tests.saml import hidden_inputs
@@ -35,7 +35,7 @@ def nsi(db):
 
 @pytest.fixture
 def other(db):
-    return Worker.objects.create_user("92021415810", first_name="Jan")
+    return Person.objects.create_user("92021415810", first_name="Jan")
 
 
 def employer(number: str, name: str) -> Employer:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Worker
+from accounts.models import Person
 from employers.models import Contract, Employer, WorkDeclaration
 from tests.saml import ANNE
 
@@ -61,7 +61,7 @@ def site(live_server, settings, transactional_db):
     """The live server, its geo data, and a worker with one employer and one DDT poster."""
     settings.SITE_ROOT = live_server.url
     call_command("loadgeo", "--demo-streets", verbosity=0)
-    anne = Worker.objects.create_user(ANNE["niss"], first_name="Anne-Sophie", last_name="Dubois")
+    anne = Person.objects.create_user(ANNE["niss"], first_name="Anne-Sophie", last_name="Dubois")
     nsi = Employer.objects.create(number="0450905686", name="N.S.I.", link_token="nsi")
     Contract.objects.create(worker=anne, employer=nsi, kind="DIMONA", start_date="2025-01-01")
     WorkDeclaration.objects.create(

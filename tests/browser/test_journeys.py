@@ -89,9 +89,9 @@ def test_it_locks_the_ddt_of_a_qr_code(any_phone):
 
 
 def test_it_moves_between_days(any_phone):
-    from accounts.models import Worker
+    from accounts.models import Person
 
-    anne = Worker.objects.get()
+    anne = Person.objects.get()
     yesterday = timezone.now() - timedelta(days=1)
     Registration.objects.create(
         worker=anne,

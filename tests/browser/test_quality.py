@@ -164,7 +164,7 @@ def test_it_keeps_the_form_and_the_list_under_50_kb(browser, site):
 
 
 def test_it_takes_the_screenshots_of_the_readme(phone):
-    from accounts.models import Worker
+    from accounts.models import Person
     from checkins.models import Registration
 
     folder = ARTIFACTS / "screenshots" if RECORD else ROOT / "test-artifacts" / "screenshots"
@@ -172,7 +172,7 @@ def test_it_takes_the_screenshots_of_the_readme(phone):
     page = phone.page
     phone.login("/")
     Registration.objects.create(
-        worker=Worker.objects.get(),
+        worker=Person.objects.get(),
         kind="IN",
         enterprise_number="0450905686",
         employer_name="N.S.I.",

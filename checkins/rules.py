@@ -1,0 +1,56 @@
+"""The open-IN rule: is the worker's last IN still the work going on?
+
+This module is the only place that answers it. The form's suggestion and notice, the day list's
+warning and the quick OUT all ask `open_in_state` and nothing else.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Registration
+
+# An IN older than this is taken as forgotten: the worker is told, IN is suggested again, and
+# the IN can still be closed by an OUT made now. A night shift (IN 22:00, seen 06:00) is
+# well within it, whatever the calendar day or a DST change says.
+OPEN_IN_LIMIT = timedelta(hours=16)
+
+
+class State(enum.StrEnum):
+    CLOSED = "closed"  # no registration yet, or the last one is an OUT
+    OPEN = "open"  # the last registration is an IN younger than OPEN_IN_LIMIT
+    FORGOTTEN = "forgotten"  # the last registration is an IN older than OPEN_IN_LIMIT
+
+
+@dataclass(frozen=True)
+class OpenIn:
+    state: State
+    # The IN concerned (OPEN or FORGOTTEN), else None.
+    registration: "Registration | None" = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is State.OPEN
+
+    @property
+    def is_forgotten(self) -> bool:
+        return self.state is State.FORGOTTEN
+
+    @property
+    def suggested_kind(self) -> str:
+        """The button the form highlights: OUT while an IN is open, IN otherwise."""
+        return "OUT" if self.state is State.OPEN else "IN"
+
+
+def open_in_state(latest: "Registration | None", now: datetime) -> OpenIn:
+    """The state after the worker's latest registration, seen at the server's time `now`.
+
+    Elapsed time is measured in UTC instants, so 23- and 25-hour days count their real length.
+    """
+    if latest is None or latest.kind != "IN":
+        return OpenIn(State.CLOSED)
+    if now - latest.recorded_at > OPEN_IN_LIMIT:
+        return OpenIn(State.FORGOTTEN, latest)
+    return OpenIn(State.OPEN, latest)

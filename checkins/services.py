@@ -1,0 +1,218 @@
+"""The one function that stores a registration, for every channel.
+
+The worker's form, the quick OUT, a QR code, badge readers, the employer application, ONSS
+corrections and the demo data all call `register`; nothing else creates `Registration` rows
+(tests/test_architecture.py checks it). Like pretix's `perform_checkin`: one write path,
+idempotent per key, refusals with stable codes that each channel shows in its own way.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Subquery
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Person
+from employers.ddt import parse_ddt
+from employers.models import Employer
+from employers.numbers import parse_enterprise_number
+
+from .models import Registration
+from .rules import open_in_state
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the work happens: the phone's GPS position, or a Belgian address (never both)."""
+
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    accuracy_m: float | None = None
+    postal_code: str = ""
+    municipality: str = ""
+    street: str = ""
+    house_number: str = ""
+    box: str = ""
+
+    @property
+    def has_gps(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def has_address(self) -> bool:
+        return bool(self.postal_code and self.municipality and self.street)
+
+    @classmethod
+    def of(cls, registration: Registration) -> "Place":
+        return cls(
+            latitude=registration.latitude,
+            longitude=registration.longitude,
+            accuracy_m=registration.accuracy_m,
+            postal_code=registration.postal_code,
+            municipality=registration.municipality,
+            street=registration.street,
+            house_number=registration.house_number,
+            box=registration.box,
+        )
+
+    def fields(self) -> dict:
+        if self.has_gps:
+            return {
+                "latitude": self.latitude,
+                "longitude": self.longitude,
+                "accuracy_m": self.accuracy_m,
+            }
+        return {
+            "postal_code": self.postal_code.strip(),
+            "municipality": self.municipality.strip(),
+            "street": self.street.strip(),
+            "house_number": self.house_number.strip(),
+            "box": self.box.strip(),
+        }
+
+
+class RegistrationRefused(Exception):
+    """A registration that cannot be stored; `code` is stable, `message` is for people.
+
+    Codes: invalid_kind, invalid_source, invalid_enterprise_number, invalid_ddt, invalid_place,
+    invalid_key, already_closed (an OUT meant to close an IN that is no longer the open one:
+    `registration` is what came after that IN).
+    """
+
+    def __init__(
+        self, code: str, message: str | Promise, registration: Registration | None = None
+    ) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.registration = registration
+
+
+@dataclass(frozen=True)
+class Registered:
+    registration: Registration
+    # False when the key had already been used: `registration` is the one stored then.
+    created: bool
+
+
+def person_scope(person: Person) -> str:
+    """The idempotency scope of keys made by a person's own forms."""
+    return f"person:{person.pk}"
+
+
+def register(
+    *,
+    worker: Person,
+    kind: str,
+    enterprise_number: str,
+    place: Place,
+    source: str,
+    idempotency_key: str,
+    key_scope: str | None = None,
+    ddt_number: str = "",
+    acted_by: Person | None = None,
+    reason: str = "",
+    closes: Registration | None = None,
+    recorded_at: datetime | None = None,
+) -> Registered:
+    """Stores one registration of `worker`, once per `(key_scope, idempotency_key)`.
+
+    - `key_scope` defaults to the acting person's scope (the worker's own, or `acted_by`'s);
+      a device passes its own. The same key again returns the first registration, created=False.
+    - The writes of one worker are serialised (a row lock on the person), so that two requests
+      can never both act on the same latest registration.
+    - `closes`: this OUT closes that IN (the quick OUT). If the worker's latest registration is
+      no longer that IN (another tab closed it), nothing is stored: RegistrationRefused
+      "already_closed" carries what came after it.
+    - `recorded_at` is the server's time of receipt; only history loading (the demo data, an
+      import) passes one. Channels never do.
+    - The employer's name is copied as known now, so a later rename changes no record.
+    """
+    if kind not in Registration.Kind.values:
+        raise RegistrationRefused("invalid_kind", _("Choose IN or OUT."))
+    if source not in Registration.Source.values:
+        raise RegistrationRefused("invalid_source", _("This source of registrations is unknown."))
+    if not idempotency_key or len(idempotency_key) > 100:
+        raise RegistrationRefused("invalid_key", _("This submission has no valid key."))
+    try:
+        number = parse_enterprise_number(enterprise_number).number
+    except ValidationError as exc:
+        raise RegistrationRefused("invalid_enterprise_number", exc.messages[0]) from exc
+    if ddt_number:
+        try:
+            ddt_number = parse_ddt(ddt_number)
+        except ValidationError as exc:
+            raise RegistrationRefused("invalid_ddt", exc.messages[0]) from exc
+    if place.has_gps == place.has_address:
+        raise RegistrationRefused(
+            "invalid_place", _("Give the place of work: your GPS position or an address.")
+        )
+    scope = key_scope or person_scope(acted_by or worker)
+
+    with transaction.atomic():
+        # The lock that serialises this worker's writes (held until the commit).
+        Person.objects.select_for_update().filter(pk=worker.pk).values_list("pk").first()
+        owned = Registration.objects.filter(worker=worker)
+        latest_pk = owned.order_by("-recorded_at", "-pk").values("pk")[:1]
+        # One query: the registration already stored under this key (any worker), and the
+        # worker's latest one.
+        found = list(
+            Registration.objects.filter(
+                Q(key_scope=scope, idempotency_key=idempotency_key) | Q(pk=Subquery(latest_pk))
+            ).select_related("employer")
+        )
+        stored = next(
+            (r for r in found if (r.key_scope, r.idempotency_key) == (scope, idempotency_key)),
+            None,
+        )
+        if stored is not None:
+            return Registered(stored, created=False)
+        latest = next((r for r in found if r.worker_id == worker.pk), None)
+        if closes is not None and (latest is None or latest.pk != closes.pk):
+            raise RegistrationRefused(
+                "already_closed", _("This IN has already been closed."), registration=latest
+            )
+        employer = Employer.objects.filter(number=number).first()
+        fields = {
+            "worker": worker,
+            "kind": kind,
+            "enterprise_number": number,
+            "employer": employer,
+            "employer_name": employer.name if employer else "",
+            "ddt_number": ddt_number,
+            "source": source,
+            "key_scope": scope,
+            "idempotency_key": idempotency_key,
+            "acted_by": acted_by,
+            "reason": reason,
+            **place.fields(),
+        }
+        if recorded_at is not None:
+            fields["recorded_at"] = recorded_at
+        if scope == person_scope(worker):
+            # Serialised by the lock: the key cannot have been taken meanwhile.
+            return Registered(Registration.objects.create(**fields), created=True)
+        # Another scope (a device, someone acting for the worker) may race on the same key
+        # for another worker: the unique constraint decides.
+        try:
+            with transaction.atomic():
+                return Registered(Registration.objects.create(**fields), created=True)
+        except IntegrityError:
+            pass
+    return Registered(
+        Registration.objects.get(key_scope=scope, idempotency_key=idempotency_key), created=False
+    )
+
+
+def latest_registration(worker: Person) -> Registration | None:
+    return worker.registrations.select_related("employer").order_by("-recorded_at", "-pk").first()
+
+
+def current_open_in(worker: Person, now: datetime | None = None):
+    """The open-IN state of a worker right now (see rules.open_in_state)."""
+    return open_in_state(latest_registration(worker), now or timezone.now())
