@@ -6,7 +6,7 @@ warning and the quick OUT all ask `open_in_state` and nothing else.
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ def open_in_state(latest: "Registration | None", now: datetime) -> OpenIn:
     """
     if latest is None or latest.kind != "IN":
         return OpenIn(State.CLOSED)
-    if now - latest.recorded_at > OPEN_IN_LIMIT:
+    # In UTC: Python subtracts two times of the same zone on the wall clock, which would count
+    # a DST night as 24 hours.
+    if now.astimezone(UTC) - latest.recorded_at.astimezone(UTC) > OPEN_IN_LIMIT:
         return OpenIn(State.FORGOTTEN, latest)
     return OpenIn(State.OPEN, latest)

@@ -33,3 +33,19 @@ def geo_data(db):
     from django.core.management import call_command
 
     call_command("loadgeo", verbosity=0)
+
+
+@pytest.fixture
+def other_worker(db):
+    """Another worker (Jan): ownership tests check that he never sees Anne's data."""
+    from tests.factories import make_person
+    from tests.saml import JAN
+
+    return make_person(JAN["niss"], first_name=JAN["first_name"], last_name=JAN["last_name"])
+
+
+@pytest.fixture
+def nsi(db):
+    from tests.factories import make_employer
+
+    return make_employer(link_token="nsi")

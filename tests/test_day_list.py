@@ -2,7 +2,6 @@
 
 import re
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +9,7 @@ import time_machine
 
 from accounts.models import Person
 from checkins.models import Registration
+from tests.factories import make_registration
 from tests.saml import JAN
 
 pytestmark = pytest.mark.django_db
@@ -46,17 +46,7 @@ def jan(db):
 
 
 def register(worker, kind: str, when: datetime, **fields) -> Registration:
-    values = {
-        "worker": worker,
-        "kind": kind,
-        "recorded_at": when,
-        "enterprise_number": "0450905686",
-        "employer_name": "N.S.I.",
-        "latitude": Decimal("50.845060"),
-        "longitude": Decimal("4.349540"),
-        "source": Registration.Source.SMARTPHONE,
-    }
-    return Registration.objects.create(**(values | fields))
+    return make_registration(worker, kind, when, **({"employer_name": "N.S.I."} | fields))
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
@@ -388,12 +378,12 @@ def test_it_gives_the_open_in_to_the_page(client, owner):
     open_in = register(owner, "IN", local(TODAY, 7))
 
     response = client.get("/?date=2026-11-19")
-    assert response.context["open_in"] == open_in
+    assert response.context["state"].registration == open_in
     assert 'id="quick-out-form"' in response.content.decode()
 
     register(owner, "OUT", local(TODAY, 9))
     response = client.get("/")
-    assert response.context["open_in"] is None
+    assert response.context["state"].registration is None
     assert 'id="quick-out-form"' not in response.content.decode()
 
 
@@ -413,7 +403,7 @@ def test_it_checks_ownership(client, owner, jan):
         assert "0202239951" not in html
         assert "Closes the IN" not in html
         assert "has no OUT." not in html
-        assert response.context["open_in"] is None
+        assert response.context["state"].registration is None
     assert times(page(client)) == ["09:00"]
     assert times(page(client, f"/?date={YESTERDAY}")) == []
 
@@ -463,4 +453,4 @@ def test_it_runs_a_fixed_number_of_queries(
         response = client.get(f"/?date={YESTERDAY}", **headers)
 
     assert len(times(response.content.decode())) == count
-    assert response.context["open_in"] is not None
+    assert response.context["state"].registration is not None

@@ -55,7 +55,8 @@ def test_it_restores_a_form_submitted_after_expiry(client, late, geo_data):
         "kind": "IN",
     }
     with time_machine.travel(start + late, tick=True):
-        response = client.post("/registrations/new/", typed)
+        # As a browser does: the form's hidden fields go along with what was typed.
+        response = client.post("/registrations/new/", hidden_inputs(form) | typed)
         assert response.status_code == 302
         assert response["Location"] == "/login/?next=/registrations/new/"
         assert not Registration.objects.exists()

@@ -42,7 +42,8 @@ def registration(worker, employer, **fields) -> Registration:
         "latitude": Decimal("50.845060"),
         "longitude": Decimal("4.349540"),
         "accuracy_m": 12.0,
-        "client_token": uuid.uuid4(),
+        "key_scope": "test",
+        "idempotency_key": str(uuid.uuid4()),
     }
     return Registration(**(values | fields))
 
@@ -231,8 +232,10 @@ def test_it_cannot_delete_a_registration(stored):
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_duplicate_client_token(stored, worker, employer):
-    duplicate = registration(worker, employer, client_token=stored.client_token)
+def test_it_refuses_a_duplicate_key_in_one_scope(stored, worker, employer):
+    duplicate = registration(
+        worker, employer, key_scope=stored.key_scope, idempotency_key=stored.idempotency_key
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         duplicate.save()
     assert Registration.objects.count() == 1

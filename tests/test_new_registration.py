@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Person
 from checkins.models import Registration
 from employers.models import Contract, Employer, WorkDeclaration
+from tests.factories import make_registration
 from tests.saml import hidden_inputs
 
 pytestmark = pytest.mark.django_db
@@ -43,17 +44,7 @@ def employer(number: str, name: str) -> Employer:
 
 
 def register(worker, when: datetime, kind="IN", **fields) -> Registration:
-    values = {
-        "worker": worker,
-        "kind": kind,
-        "recorded_at": when,
-        "enterprise_number": "0450905686",
-        "source": Registration.Source.SMARTPHONE,
-        **fields,
-    }
-    if "latitude" not in fields and "postal_code" not in fields:
-        values |= {"latitude": Decimal("50.8"), "longitude": Decimal("4.3")}
-    return Registration.objects.create(**values)
+    return make_registration(worker, kind, when, **fields)
 
 
 def text(response) -> str:
@@ -436,10 +427,22 @@ def test_it_checks_ownership(client, anne, other):
     theirs = register(other, timezone.now())
     client.force_login(anne)
     assert client.get(f"/registrations/{theirs.pk}/").status_code == 404
-    # Their submission token cannot be used to see or overwrite their registration.
-    response = client.post(URL, {"client_token": str(theirs.client_token), "kind": "IN"})
+    # Their submission key cannot be used to see or overwrite their registration, nor can it
+    # block Anne's own submission (keys are unique per person).
+    response = client.post(URL, {"client_token": theirs.idempotency_key, "kind": "IN"})
     assert response.status_code == 400
     assert Registration.objects.count() == 1
+    response = client.post(
+        URL,
+        {"client_token": theirs.idempotency_key, "kind": "IN", "enterprise_number": "0450905686"}
+        | {"ddt_choice": "unknown"}
+        | GPS,
+    )
+    assert response.status_code == 302
+    mine = Registration.objects.get(worker=anne)
+    assert response["Location"] == f"/registrations/{mine.pk}/"
+    assert mine.idempotency_key == theirs.idempotency_key
+    assert Registration.objects.get(pk=theirs.pk).worker == other
 
 
 def test_it_runs_a_fixed_number_of_queries_for_the_form(
@@ -468,10 +471,10 @@ def test_it_runs_a_fixed_number_of_queries_to_submit(client, anne, nsi, django_a
     client.force_login(anne)
     token = hidden_inputs(form_page(client))["client_token"]
     data = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
-    # 1 session, 2 worker, 3 token already stored?, 4 employers used this year, 5 contracts,
-    # 6 those employers, 7 saved addresses, 8 DDT numbers, 9 the employer of the number,
-    # 10-12 savepoint, insert, release.
-    with django_assert_num_queries(12):
+    # 1 session, 2 person, then register(): 3 the lock on the person, 4 the key already used
+    # and the latest registration (one query), 5 the employer of the number, 6-8 savepoint,
+    # insert, release. No form options: they are built only to show the form.
+    with django_assert_num_queries(8):
         assert client.post(URL, data | GPS | {"kind": "OUT"}).status_code == 302
 
 
@@ -513,9 +516,9 @@ class TestQuickOut:
             longitude=Decimal(4),
         )
         client.force_login(anne)
-        token = str(uuid.uuid4())
-        data = {"client_token": token, "kind": "OUT"} | GPS
-        response = client.post("/registrations/quick-out/", data)
+        shown = hidden_inputs(client.get("/").content.decode())
+        data = {"client_token": shown["client_token"], "closes": shown["closes"]} | GPS
+        response = client.post("/registrations/quick-out/", data | {"kind": "OUT"})
         out = Registration.objects.get(kind="OUT")
         assert response["Location"] == f"/registrations/{out.pk}/"
         assert (out.enterprise_number, out.ddt_number, out.employer) == (
@@ -525,13 +528,18 @@ class TestQuickOut:
         )
         assert out.latitude == Decimal("50.681805")
         # Tapping twice stores one OUT.
-        client.post("/registrations/quick-out/", data)
+        again = client.post("/registrations/quick-out/", data | {"kind": "OUT"})
+        assert again["Location"] == f"/registrations/{out.pk}/"
         assert Registration.objects.filter(kind="OUT").count() == 1
 
     def test_it_opens_the_form_for_out_without_a_position(self, client, anne):
         opened = register(anne, timezone.now() - timedelta(hours=2), ddt_number="1Y1002V9KLZ6Z")
         client.force_login(anne)
-        response = client.post("/registrations/quick-out/", {"client_token": str(uuid.uuid4())})
+        shown = hidden_inputs(client.get("/").content.decode())
+        response = client.post(
+            "/registrations/quick-out/",
+            {"client_token": shown["client_token"], "closes": shown["closes"]},
+        )
         assert response["Location"] == f"{URL}?out_of={opened.pk}"
         page = text(client.get(response["Location"]))
         assert 'value="OUT" class="button big primary"' in page
@@ -545,7 +553,8 @@ class TestQuickOut:
         response = client.get(f"{URL}?out_of={theirs.pk}")
         assert 'value="0450.905.686"' not in text(response)
         response = client.post(
-            "/registrations/quick-out/", {"client_token": str(uuid.uuid4())} | GPS
+            "/registrations/quick-out/",
+            {"client_token": str(uuid.uuid4()), "closes": str(theirs.pk)} | GPS,
         )
         assert response["Location"] == "/"
         assert Registration.objects.count() == 1
@@ -557,18 +566,23 @@ class TestQuickOut:
 
 
 class TestQuickOutAfterAForgottenIn:
-    def test_it_does_not_offer_a_quick_out_for_an_in_older_than_16_hours(self, client, anne):
+    def test_it_offers_to_close_an_in_older_than_16_hours(self, client, anne):
         register(anne, timezone.now() - timedelta(hours=17))
         client.force_login(anne)
-        assert "Vous arrêtez de travailler ?" not in text(client.get("/"))
+        page = text(client.get("/"))
+        assert "Vous arrêtez de travailler ?" not in page
+        assert "n’a pas de OUT" in page or "n'a pas de OUT" in page or "has no OUT" in page
+        assert 'id="quick-out-form"' in page
 
-    def test_it_sends_a_late_quick_out_to_the_form(self, client, anne):
+    def test_it_closes_a_forgotten_in_at_once_as_made_now(self, client, anne):
         opened = register(anne, timezone.now() - timedelta(hours=17))
         client.force_login(anne)
-        data = {"client_token": str(uuid.uuid4())} | GPS
-        response = client.post("/registrations/quick-out/", data)
-        assert response["Location"] == f"{URL}?out_of={opened.pk}"
-        assert not Registration.objects.filter(kind="OUT").exists()
+        shown = hidden_inputs(client.get("/").content.decode())
+        response = client.post("/registrations/quick-out/", shown | GPS | {"kind": "OUT"})
+        out = Registration.objects.get(kind="OUT")
+        assert response["Location"] == f"/registrations/{out.pk}/"
+        # Never back-dated: the OUT is made now, 17 hours after its IN.
+        assert out.recorded_at - opened.recorded_at >= timedelta(hours=17)
 
 
 def test_it_names_the_employer_of_a_typed_number(client, anne, nsi):

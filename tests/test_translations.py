@@ -19,10 +19,23 @@ LANGUAGES = ["fr", "nl", "de", "en"]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
 
 
+def catalogs(language: str) -> list[Path]:
+    """The root catalog and each app's own (an app may keep its translations beside it)."""
+    found = [ROOT / "locale" / language / "LC_MESSAGES" / "django.po"]
+    for path in sorted(ROOT.glob(f"*/locale/{language}/LC_MESSAGES/django.po")):
+        if path.parts[len(ROOT.parts)] not in {".venv", "node_modules"}:
+            found.append(path)
+    return found
+
+
 def catalog(language: str) -> list[dict]:
-    """The entries of a .po file: msgctxt, msgid, msgstr and flags."""
+    """The entries of every .po file of a language: msgctxt, msgid, msgstr and flags."""
+    return [entry for path in catalogs(language) for entry in _entries(path)]
+
+
+def _entries(path: Path) -> list[dict]:
     entries, entry, field = [], {}, None
-    for line in (ROOT / "locale" / language / "LC_MESSAGES" / "django.po").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line.strip():
             if entry:
                 entries.append(entry)

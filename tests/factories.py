@@ -1,0 +1,84 @@
+"""Test data through the product's own paths: registrations only through checkins.services.
+
+Personas (fixtures in tests/conftest.py): `anne` (a worker), `other_worker` (Jan), anonymous
+(the plain `client`). Later issues add employer staff, inspectors and devices here.
+"""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from accounts.models import Person
+from checkins.models import Registration
+from checkins.services import Place, register
+from employers.models import Employer
+
+NSI_NUMBER = "0450905686"
+PLACE_FIELDS = (
+    "latitude",
+    "longitude",
+    "accuracy_m",
+    "postal_code",
+    "municipality",
+    "street",
+    "house_number",
+    "box",
+)
+BRUSSELS_GPS = Place(latitude=Decimal("50.845060"), longitude=Decimal("4.349540"))
+
+
+def make_person(niss: str, **fields) -> Person:
+    return Person.objects.create_user(niss, **fields)
+
+
+def make_employer(number: str = NSI_NUMBER, name: str = "N.S.I.", **fields) -> Employer:
+    employer, _created = Employer.objects.get_or_create(
+        number=number, defaults={"name": name, **fields}
+    )
+    return employer
+
+
+def make_registration(
+    worker: Person,
+    kind: str = "IN",
+    when: datetime | None = None,
+    *,
+    enterprise_number: str = NSI_NUMBER,
+    employer: Employer | None = None,
+    employer_name: str | None = None,
+    source: str = Registration.Source.SMARTPHONE,
+    ddt_number: str = "",
+    key: str | None = None,
+    acted_by: Person | None = None,
+    **place_fields,
+) -> Registration:
+    """One registration stored by `register()`, at `when` (history) or now.
+
+    `employer_name` makes sure an employer of that name is known for the number, since the
+    registration copies the name from the employer table as the product does.
+    """
+    if employer is not None:
+        enterprise_number = employer.number
+    unknown = set(place_fields) - set(PLACE_FIELDS)
+    if unknown:
+        raise TypeError(f"make_registration() got unexpected fields {sorted(unknown)}")
+    if employer_name:
+        make_employer(enterprise_number, employer_name)
+    place = Place(**place_fields) if place_fields else BRUSSELS_GPS
+    if place.latitude is not None and not isinstance(place.latitude, Decimal):
+        place = Place(
+            **{**place.__dict__, "latitude": Decimal(str(place.latitude))},
+        )
+    if place.longitude is not None and not isinstance(place.longitude, Decimal):
+        place = Place(**{**place.__dict__, "longitude": Decimal(str(place.longitude))})
+    return register(
+        worker=worker,
+        kind=kind,
+        enterprise_number=enterprise_number,
+        ddt_number=ddt_number,
+        place=place,
+        source=source,
+        idempotency_key=key or str(uuid.uuid4()),
+        acted_by=acted_by,
+        recorded_at=when,
+    ).registration
