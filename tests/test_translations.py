@@ -12,6 +12,7 @@ from django.utils import timezone
 from checkins.models import Registration
 from devidp.people import PEOPLE
 from employers.models import Employer, WorkDeclaration
+from tests.factories import make_registration
 from tests.saml import open_idp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,13 +127,10 @@ def _data(anne) -> Registration:
         municipality="Bruxelles",
         street="Rue du Midi",
     )
-    registration = Registration.objects.create(
-        worker=anne,
-        kind="IN",
-        recorded_at=timezone.now() - timedelta(hours=1),
-        enterprise_number="0450905686",
-        employer=nsi,
-        employer_name="N.S.I.",
+    registration = make_registration(
+        anne,
+        "IN",
+        timezone.now() - timedelta(hours=1),
         latitude=Decimal("50.681805"),
         longitude=Decimal("4.834123"),
         source=Registration.Source.BADGE_READER,

@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from checkins.models import Registration
+from tests.factories import make_registration
 
 # A stored registration's confirmation, not the form at /registrations/new/.
 CONFIRMATION = re.compile(r"/registrations/\d+/$")
@@ -93,11 +94,10 @@ def test_it_moves_between_days(any_phone):
 
     anne = Person.objects.get()
     yesterday = timezone.now() - timedelta(days=1)
-    Registration.objects.create(
-        worker=anne,
-        kind="IN",
-        recorded_at=yesterday,
-        enterprise_number="0450905686",
+    make_registration(
+        anne,
+        "IN",
+        yesterday,
         employer_name="N.S.I.",
         postal_code="1000",
         municipality="Bruxelles",

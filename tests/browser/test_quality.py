@@ -166,15 +166,15 @@ def test_it_keeps_the_form_and_the_list_under_50_kb(browser, site):
 def test_it_takes_the_screenshots_of_the_readme(phone):
     from accounts.models import Person
     from checkins.models import Registration
+    from tests.factories import make_registration
 
     folder = ARTIFACTS / "screenshots" if RECORD else ROOT / "test-artifacts" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     page = phone.page
     phone.login("/")
-    Registration.objects.create(
-        worker=Person.objects.get(),
-        kind="IN",
-        enterprise_number="0450905686",
+    make_registration(
+        Person.objects.get(),
+        "IN",
         employer_name="N.S.I.",
         ddt_number="1Y1002V9KLZ6Z",
         postal_code="1000",
