@@ -47,6 +47,15 @@ def register(worker, when: datetime, kind="IN", **fields) -> Registration:
     return make_registration(worker, kind, when, **fields)
 
 
+def assert_refused(response, message: str, field: str) -> None:
+    """A refusal: the form again (400), the message next to its field, nothing stored."""
+    assert response.status_code == 400
+    page = text(response)
+    error = page[page.index(f'id="{field}-error"') :].split("</p>")[0]
+    assert message in error
+    assert not Registration.objects.exists()
+
+
 def text(response) -> str:
     """The page, with French typography's non-breaking spaces read as spaces."""
     return response.content.decode().replace("\xa0", " ").replace("\u202f", " ")
@@ -141,8 +150,9 @@ def test_it_asks_to_choose_among_several_employers(client, anne, nsi):
         Contract.objects.create(worker=anne, employer=item, kind="DIMONA", start_date=date.today())
     client.force_login(anne)
     response = submit(client, kind="IN", enterprise_number="", **GPS)
-    assert response.status_code == 400
-    assert "Choisissez votre employeur" in text(response)
+    assert_refused(
+        response, "Choisissez votre employeur ou encodez son numéro d’entreprise.", "enterprise"
+    )
 
 
 def test_it_starts_with_the_employer_of_the_personal_link(client, anne, nsi):
@@ -180,8 +190,7 @@ def test_it_refuses_a_wrong_enterprise_number_next_to_the_field_keeping_the_rest
 def test_it_requires_an_enterprise_number(client, anne):
     client.force_login(anne)
     response = submit(client, kind="IN", enterprise_number="", **GPS)
-    assert response.status_code == 400
-    assert "Encodez le numéro d’entreprise." in text(response)
+    assert_refused(response, "Encodez le numéro d’entreprise.", "enterprise")
 
 
 def test_it_accepts_a_checked_foreign_vat_number(client, anne):
@@ -202,7 +211,11 @@ def test_it_accepts_an_uncheckable_foreign_number_with_a_note(client, anne):
 def test_it_refuses_a_foreign_number_without_country(client, anne):
     client.force_login(anne)
     response = submit(client, kind="IN", enterprise_number="XYZ", **GPS)
-    assert response.status_code == 400
+    assert_refused(
+        response,
+        "Commencez un numéro de TVA étranger par son code pays, par exemple FR ou NL.",
+        "enterprise",
+    )
 
 
 def test_it_lists_the_ddt_numbers_of_the_last_15_registrations_newest_first(client, anne):
@@ -602,3 +615,5 @@ def test_it_names_the_employer_of_a_typed_number(client, anne, nsi):
 def test_it_names_employers_only_for_logged_in_workers(client, nsi):
     response = client.get("/employers/name/?enterprise_number=0450905686")
     assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+    assert "N.S.I." not in response.content.decode()

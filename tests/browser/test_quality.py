@@ -3,6 +3,7 @@
 import gzip
 import os
 import re
+import struct
 from urllib.parse import urlparse
 
 import pytest
@@ -199,10 +200,18 @@ def test_it_takes_the_screenshots_of_the_readme(phone):
     phone.go("/help/")
     page.locator("main details").first.click()
     page.screenshot(path=str(folder / "help.png"), full_page=True)
-    assert sorted(path.name for path in folder.glob("*.png")) == [
+    shots = {path.name: path.read_bytes() for path in folder.glob("*.png")}
+    assert sorted(shots) == [
         "confirmation.png",
         "form-address.png",
         "form-gps.png",
         "help.png",
         "list.png",
     ]
+    for name, data in shots.items():
+        # Real pictures of the phone's screen: PNG, 360 px at a device scale of 2, full pages.
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        width, height = struct.unpack(">II", data[16:24])
+        assert width == 720, name
+        assert height >= 1000, name
+        assert len(data) > 20_000, name
