@@ -31,7 +31,6 @@ run: setup
 	@export DEBUG=1 CLAO_DEV_IDP=1; \
 	set -e; \
 	$(PY) manage.py migrate --no-input; \
-	$(PY) manage.py loadgeo --demo-streets; \
 	$(PY) manage.py loaddemo; \
 	echo "ClaO: http://$(HOST):$(PORT)/  (log in through the development IdP, served under /dev-idp/)"; \
 	exec $(PY) manage.py runserver $(HOST):$(PORT)

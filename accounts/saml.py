@@ -1,6 +1,7 @@
 """The SAML service provider's configuration, built from the identity provider's metadata."""
 
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,6 +16,9 @@ from clao.keys import ensure_keypair
 
 SLUG = "csam"
 _metadata_cache: dict[str, tuple[float, dict]] = {}
+# The metadata of an IdP living in this process, used when no URL is configured. The
+# development IdP (demo/apps.py) plugs itself in here: the product never imports it.
+local_metadata_source: Callable[[], str] | None = None
 
 
 def _read_metadata(url: str) -> str:
@@ -27,12 +31,9 @@ def idp_settings() -> dict:
     """Entity ID, SSO and SLO URLs and certificate: everything comes from the metadata."""
     url = settings.CLAO_SAML_IDP_METADATA_URL
     if not url:
-        if not settings.CLAO_DEV_IDP:
+        if local_metadata_source is None:
             raise ImproperlyConfigured("CLAO_SAML_IDP_METADATA_URL is not set")
-        # The development IdP lives in this process: no need to fetch its metadata over HTTP.
-        from devidp.idp import metadata_xml
-
-        return _parse(metadata_xml())
+        return _parse(local_metadata_source())
     expires, parsed = _metadata_cache.get(url, (0.0, {}))
     if time.monotonic() > expires:
         parsed = _parse(_read_metadata(url))

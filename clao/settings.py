@@ -77,11 +77,13 @@ INSTALLED_APPS = [
     "checkins",
 ]
 
+# The demo app (demo/: development IdP, demo people, streets and `loaddemo`) exists only here:
+# no product module imports it, and it plugs its IdP's metadata into accounts.saml itself.
 CLAO_DEV_IDP = envbool("CLAO_DEV_IDP")
 if CLAO_DEV_IDP:
     if not DEBUG:
         raise ImproperlyConfigured("CLAO_DEV_IDP=1 is refused when DEBUG is off")
-    INSTALLED_APPS.append("devidp")
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -20,7 +20,7 @@ urlpatterns = [
 ]
 
 if settings.CLAO_DEV_IDP:
-    urlpatterns.append(path("dev-idp/", include("devidp.urls")))
+    urlpatterns.append(path("dev-idp/", include("demo.urls")))
 
 handler400 = "clao.errors.bad_request"
 handler403 = "clao.errors.forbidden"

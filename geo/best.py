@@ -181,7 +181,7 @@ def import_best_streets(
     municipality and search key takes the official spelling and becomes official (it may have
     been learned or demo); running the same file twice changes nothing."""
     if not Municipality.objects.exists():
-        raise BestFormatError("no municipalities: run `manage.py loadgeo` first")
+        raise BestFormatError("no municipalities: run `manage.py migrate` (or `loadgeo`) first")
     summary = ImportSummary()
     before = Street.objects.filter(source=Street.Source.OFFICIAL).count()
     with _Source(Path(path)) as (raw, total):

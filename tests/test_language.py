@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import Person
-from devidp.people import DEMO_PEOPLE
+from demo.people import DEMO_PEOPLE
 from tests.saml import ANNE, hidden_inputs, saml_login
 
 MARIA = DEMO_PEOPLE[2]

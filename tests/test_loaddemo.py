@@ -9,7 +9,7 @@ from stdnum.be import vat as be_vat
 
 from accounts.models import Person
 from checkins.models import Registration
-from devidp.people import DEMO_PEOPLE, NEWCOMER
+from demo.people import DEMO_PEOPLE, NEWCOMER
 from employers.models import Contract, Employer, WorkDeclaration
 
 pytestmark = pytest.mark.django_db
@@ -38,10 +38,10 @@ def worker(first_name: str) -> Person:
 def test_it_changes_nothing_when_run_twice():
     loaddemo()
     first = counts()
-    tokens = set(Registration.objects.values_list("client_token", flat=True))
+    tokens = set(Registration.objects.values_list("idempotency_key", flat=True))
     output = loaddemo()
     assert counts() == first
-    assert set(Registration.objects.values_list("client_token", flat=True)) == tokens
+    assert set(Registration.objects.values_list("idempotency_key", flat=True)) == tokens
     assert "Registrations: 0 created" in output
 
 

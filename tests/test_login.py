@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Person
-from devidp import idp
-from devidp.people import NEWCOMER
+from demo import idp
+from demo.people import NEWCOMER
 from employers.models import Employer, WorkDeclaration
 from tests.saml import ANNE, idp_answer, open_idp, pending_request, post_to_acs, saml_login
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from accounts import saml
-from devidp import idp
+from demo import idp
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {

