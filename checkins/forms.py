@@ -43,6 +43,28 @@ class OpenChoiceField(forms.ChoiceField):
         return True
 
 
+class IdField(forms.IntegerField):
+    """One of our ids: ASCII digits that fit a bigint, nothing else (no "²", no 5,000 digits)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+
+    def to_python(self, value):
+        value = (value or "").strip() if isinstance(value, str) else value
+        if isinstance(value, str) and value and not (value.isascii() and value.isdigit()):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        if isinstance(value, str) and len(value) > 19:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+    def to_python_or_none(self, value) -> int | None:
+        try:
+            number = self.clean(value)
+        except ValidationError:
+            return None
+        return number
+
+
 class PositionForm(forms.Form):
     """The phone's position, filled in by registration.js; rounded as the model stores it."""
 
@@ -236,7 +258,7 @@ class QuickOutForm(PositionForm):
     client_token = forms.UUIDField(widget=forms.HiddenInput)
     # The IN this OUT closes, as shown on the page: if another tab closed it meanwhile,
     # nothing more is stored.
-    closes = forms.IntegerField(min_value=1, max_value=2**62, widget=forms.HiddenInput)
+    closes = IdField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -192,15 +192,17 @@ def quick_out(request: HttpRequest) -> HttpResponse:
         return redirect("registration_detail", pk=stored.pk)
     latest = latest_registration(request.user)
     state = open_in_state(latest, timezone.now())
-    if state.registration is None:
+    shown = form.fields["closes"].to_python_or_none(request.POST.get("closes"))
+    if state.registration is None or (shown is not None and shown != state.registration.pk):
+        # The IN this page showed is no longer the open one (another tab, another phone
+        # closed it): show what came after it rather than store a second OUT.
+        if shown is not None and request.user.registrations.filter(pk=shown, kind="IN").exists():
+            return redirect("registration_detail", pk=latest.pk)
         return redirect("home")
+    open_in = state.registration
     if not form.is_valid():
         # No position (refused, no JavaScript): the form, pre-filled for this OUT.
-        return redirect(f"{reverse('new_registration')}?out_of={state.registration.pk}")
-    open_in = state.registration
-    if form.cleaned_data["closes"] != open_in.pk:
-        # This page showed an IN that is no longer the open one: what closed it.
-        return redirect("registration_detail", pk=latest.pk)
+        return redirect(f"{reverse('new_registration')}?out_of={open_in.pk}")
     try:
         result = register(
             worker=request.user,
