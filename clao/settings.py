@@ -26,7 +26,7 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str, connect_timeout: int | None = None) -> dict:
     """Reads postgres://user:pass@host:port/name or sqlite:///path (relative to BASE_DIR)."""
     parts = urlparse(url)
     if parts.scheme in ("postgres", "postgresql"):
@@ -39,6 +39,11 @@ def database_from_url(url: str) -> dict:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "60"),
             "CONN_HEALTH_CHECKS": True,
+            # PgBouncer in transaction pooling hands each transaction to any server connection:
+            # a named (server-side) cursor would not survive between two of them. Prepared
+            # statements, the other thing such a pooler breaks, are already off in Django.
+            "DISABLE_SERVER_SIDE_CURSORS": envbool("DB_TRANSACTION_POOLING"),
+            "OPTIONS": {"connect_timeout": connect_timeout or envint("DB_CONNECT_TIMEOUT", "5")},
         }
     if parts.scheme == "sqlite":
         path = BASE_DIR / parts.path.lstrip("/")
@@ -84,7 +89,10 @@ if CLAO_DEV_IDP:
     INSTALLED_APPS.append("devidp")
 
 MIDDLEWARE = [
+    # First: probes get their answer before the HTTPS redirect, host checks and sessions.
+    "clao.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "clao.db_router.ReadYourWritesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -124,6 +132,49 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", "sqlite:///var/demo.sqlite3")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# A streaming replica for the reads an entry point declares lag-tolerant (clao/db_router.py);
+# without it every query goes to DATABASE_URL. Tests mirror it onto the default database.
+DATABASE_REPLICA_URL = envstr("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_from_url(
+        DATABASE_REPLICA_URL, connect_timeout=envint("DB_REPLICA_CONNECT_TIMEOUT", "2")
+    ) | {"TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["clao.db_router.PrimaryReplicaRouter"]
+# After a write, the same browser reads from the primary for this long: a replica that lags
+# never hides the registration just made.
+CLAO_READ_YOUR_WRITES_SECONDS = envint("CLAO_READ_YOUR_WRITES_SECONDS", "60")
+
+
+def cache_from_url(url: str) -> dict:
+    """redis://host:port/db (rediss:// with TLS), or locmem:// for one process only."""
+    parts = urlparse(url)
+    if parts.scheme in ("redis", "rediss"):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "clao"),
+        }
+    if parts.scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(f"CACHE_URL scheme {parts.scheme!r} is not supported")
+
+
+# Shared by every app node when it is Redis; the default local memory suits one process (the
+# demo on SQLite needs no Redis).
+CACHE_URL = envstr("CACHE_URL", "locmem://")
+CACHES = {"default": cache_from_url(CACHE_URL)}
+SESSION_BACKENDS = {
+    "db": "django.contrib.sessions.backends.db",
+    "cache": "django.contrib.sessions.backends.cache",
+    "cached_db": "django.contrib.sessions.backends.cached_db",
+}
+_session_store = envstr("SESSION_ENGINE", "db")
+if _session_store not in SESSION_BACKENDS:
+    raise ImproperlyConfigured(f"SESSION_ENGINE must be one of {', '.join(SESSION_BACKENDS)}")
+if _session_store == "cache" and CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    # Every process would have its own sessions: a login would hold on one node only.
+    raise ImproperlyConfigured("SESSION_ENGINE=cache needs a shared CACHE_URL (redis://...)")
+SESSION_ENGINE = SESSION_BACKENDS[_session_store]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.Worker"
