@@ -8,6 +8,8 @@
 # gunicorn.conf.py reads GUNICORN_BIND (default 0.0.0.0:8000), WEB_CONCURRENCY (workers, default
 # 1) and GUNICORN_TIMEOUT; gunicorn itself GUNICORN_CMD_ARGS and FORWARDED_ALLOW_IPS.
 # Probes: /healthz (liveness) and /readyz (database and migrations), see clao/health.py.
+# Run `python manage.py clearsessions` from this image periodically (cron, or a Kubernetes
+# CronJob: see README.md, "Periodic clean-up").
 
 ARG PYTHON_IMAGE=python:3.13-slim-bookworm
 

@@ -107,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After the CSP middleware in this list, so that it runs before it on the response.
+    "accounts.middleware.IdpFormActionMiddleware",
+    "clao.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "clao.urls"
@@ -242,6 +245,9 @@ CLAO_SAML_ATTR_GIVEN_NAME = envstr("CLAO_SAML_ATTR_GIVEN_NAME", "givenName")
 CLAO_SAML_ATTR_SURNAME = envstr("CLAO_SAML_ATTR_SURNAME", "surname")
 CLAO_SAML_ATTR_LANGUAGE = envstr("CLAO_SAML_ATTR_LANGUAGE", "PrefLanguage")
 CLAO_SAML_METADATA_CACHE_SECONDS = envint("CLAO_SAML_METADATA_CACHE_SECONDS", "14400")
+# The largest SAML answer the ACS accepts (a signed CSAM answer is a few KB); also the most a
+# logout message may inflate to.
+CLAO_SAML_ACS_MAX_BYTES = envint("CLAO_SAML_ACS_MAX_BYTES", "100000")
 
 # Content Security Policy: only our own origin, scripts only with the per-response nonce.
 # form-action must also allow the IdP: logging out posts a form that redirects there.
@@ -267,19 +273,31 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0" if DEBUG else "1")
+# preload is a commitment (browsers ship the host as HTTPS-only for months): opt in only.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD")
+# check --deploy warns about preload being off (security.W021): that is the choice above.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 X_FRAME_OPTIONS = "DENY"
+# The position of the phone (registration.js) is the one browser feature ClaO uses.
+CLAO_PERMISSIONS_POLICY = envstr(
+    "CLAO_PERMISSIONS_POLICY",
+    "geolocation=(self), camera=(), microphone=(), payment=(), usb=(), serial=(), hid=(), "
+    "bluetooth=(), midi=(), display-capture=(), screen-wake-lock=(), xr-spatial-tracking=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=(), publickey-credentials-get=(), "
+    "idle-detection=(), local-fonts=(), browsing-topics=()",
+)
 CSRF_FAILURE_VIEW = "clao.errors.csrf_failure"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"one_line": {"()": "clao.logging.OneLineFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "one_line"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -1,5 +1,6 @@
 """Enterprise numbers: Belgian BCE/KBO numbers and foreign VAT numbers."""
 
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -7,6 +8,13 @@ from django.utils.translation import gettext_lazy as _
 from stdnum.be import vat as be_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.util import clean, get_cc_module
+
+# The stored number (Employer.number, Registration.enterprise_number). Real VAT numbers with
+# their prefix stay well below it: 14 for the EU (NL123456789B01), 16 for CHE...MWST.
+MAX_LENGTH = 20
+# What a number may hold once spaces, dashes, dots and slashes are taken out: ASCII letters
+# and digits ("²" or "٣" are digits for Python, not for a VAT number).
+_CHARACTERS = re.compile(r"[A-Z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,17 @@ def parse_enterprise_number(value: str) -> EnterpriseNumber:
     raw = clean(value or "", " -./").upper().strip()
     if not raw:
         raise ValidationError(_("Enter the enterprise number."), code="required")
+    # Checked before anything reads the number: a NUL byte cannot reach the database and
+    # 5,000 digits cannot reach int().
+    if len(raw) > MAX_LENGTH:
+        raise ValidationError(
+            _("An enterprise number has at most %(max)d characters.") % {"max": MAX_LENGTH},
+            code="too_long",
+        )
+    if not _CHARACTERS.fullmatch(raw):
+        raise ValidationError(
+            _("An enterprise number holds only letters and digits."), code="characters"
+        )
     if raw.isdigit() or raw.startswith("BE"):
         try:
             return EnterpriseNumber("BE", be_vat.validate(raw), True)
