@@ -96,8 +96,7 @@ class RegistrationForm(PositionForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["employer"].choices = [
-            (employer.display_number, f"{employer.display_number} - {employer.name}")
-            for employer in employers
+            (option.display_number, option.label) for option in employers
         ]
         self.locked_ddt = locked_ddt
         self.saved_addresses = {address.key: address for address in saved_addresses}

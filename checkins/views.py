@@ -18,7 +18,7 @@ from employers.views import START_EMPLOYER
 from geo.addresses import learn_street
 
 from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, QuickOutForm, RegistrationForm
-from .history import ddt_options, employer_options, saved_addresses
+from .history import EmployerOption, ddt_options, employer_options, saved_addresses
 from .models import OPEN_IN_LIMIT, Registration
 
 QR_DDT = "clao_qr_ddt"
@@ -68,7 +68,8 @@ def new_registration(request: HttpRequest) -> HttpResponse:
     employers = employer_options(worker)
     start = _start_employer(request)
     if start is not None:
-        employers = [start, *[e for e in employers if e.pk != start.pk]][:5]
+        first = EmployerOption.of(start)
+        employers = [first, *[e for e in employers if e.number != first.number]][:5]
     addresses = saved_addresses(worker)
     form_kwargs = {
         "employers": employers,
@@ -100,6 +101,11 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         "now": timezone.now(),
         "carry_form": "registration-form",
         "typed_employer": _typed_employer(bound.get("enterprise_number", ""), employers),
+        # The form's rule: a typed number wins over a ticked employer.
+        "typed_wins": bool(
+            bound.get("employer") and str(bound.get("enterprise_number", "")).strip()
+        )
+        and len(employers) > 1,
         "has_gps": bool(bound.get("latitude") and bound.get("longitude")),
         "saved_addresses": [("", form.fields["saved_address"].choices[0][1], None)]
         + [(address.key, address.label, address) for address in addresses],
@@ -111,14 +117,17 @@ def new_registration(request: HttpRequest) -> HttpResponse:
     return render(request, "checkins/new.html", context, status=400 if form.errors else 200)
 
 
-def _typed_employer(typed: str, employers: list[Employer]) -> Employer | None:
+def _typed_employer(typed: str, employers: list[EmployerOption]) -> EmployerOption | None:
     """The employer of the number in the field, to show its name (no query when proposed)."""
     try:
         number = parse_enterprise_number(typed).number
     except ValidationError:
         return None
-    known = next((employer for employer in employers if employer.number == number), None)
-    return known or Employer.objects.filter(number=number).first()
+    known = next((option for option in employers if option.number == number), None)
+    if known is not None and known.name:
+        return known
+    employer = Employer.objects.filter(number=number).first()
+    return EmployerOption.of(employer) if employer else None
 
 
 def _already_stored(request: HttpRequest, token: str) -> Registration | None:
@@ -135,7 +144,7 @@ def _start_employer(request: HttpRequest) -> Employer | None:
     return Employer.objects.filter(pk=start_pk).first() if start_pk else None
 
 
-def _initial(request: HttpRequest, start: Employer | None, employers: list[Employer]) -> dict:
+def _initial(request: HttpRequest, start: Employer | None, employers: list[EmployerOption]) -> dict:
     initial = {"client_token": uuid.uuid4()}
     if len(employers) == 1:
         # The manual: one employer known, its number is in the field.

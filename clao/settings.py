@@ -111,6 +111,12 @@ MIDDLEWARE = [
     "accounts.middleware.IdpFormActionMiddleware",
     "clao.middleware.SecurityHeadersMiddleware",
 ]
+if CLAO_DEV_IDP:
+    # Opened on another port than SITE_ROOT's, the login would go astray: say what to do.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1,
+        "devidp.middleware.SiteRootPortMiddleware",
+    )
 
 ROOT_URLCONF = "clao.urls"
 WSGI_APPLICATION = "clao.wsgi.application"

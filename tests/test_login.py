@@ -182,7 +182,7 @@ def test_it_logs_out_with_single_logout(client):
     response = client.get(response["Location"], follow=True)
     assert response.redirect_chain[0][0].startswith("http://testserver/accounts/saml/csam/sls/")
     assert response.request["PATH_INFO"] == "/logged-out/"
-    assert "Vous êtes déconnecté" in response.content.decode()
+    assert "Votre session ClaO est fermée" in response.content.decode()
     assert client.get("/").status_code == 302
 
 
