@@ -5,8 +5,11 @@
 #   docker run --rm -e SECRET_KEY=... -e ALLOWED_HOSTS=clao.example.be \
 #     -e DATABASE_URL=postgres://clao:...@db:5432/clao clao python manage.py migrate
 #   docker run -p 8000:8000 -e SECRET_KEY=... -e ALLOWED_HOSTS=... -e DATABASE_URL=... clao
-# gunicorn also reads WEB_CONCURRENCY (workers, default 1), GUNICORN_CMD_ARGS and
-# FORWARDED_ALLOW_IPS from the environment.
+# gunicorn.conf.py reads GUNICORN_BIND (default 0.0.0.0:8000), WEB_CONCURRENCY (workers, default
+# 1) and GUNICORN_TIMEOUT; gunicorn itself GUNICORN_CMD_ARGS and FORWARDED_ALLOW_IPS.
+# Probes: /healthz (liveness) and /readyz (database and migrations), see clao/health.py.
+# Run `python manage.py clearsessions` from this image periodically (cron, or a Kubernetes
+# CronJob: see README.md, "Periodic clean-up").
 
 ARG PYTHON_IMAGE=python:3.13-slim-bookworm
 
@@ -48,4 +51,4 @@ RUN mkdir -p /app/var && chown clao:clao /app/var
 WORKDIR /app
 USER clao
 EXPOSE 8000
-CMD ["gunicorn", "clao.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "clao.wsgi:application"]

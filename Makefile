@@ -1,5 +1,6 @@
 # ClaO developer commands. Everything runs from the repository's own .venv (made by bin/setup).
-#   make run    demo server on http://127.0.0.1:8000 (DEBUG, development IdP at /dev-idp/)
+#   make run    demo server on http://127.0.0.1:8000 (DEBUG, development IdP at /dev-idp/);
+#               another port: make run PORT=8111 (the IdP and the login follow it)
 #   make test   ruff + the whole pytest suite on PostgreSQL
 #   make lint   ruff check + ruff format --check
 #   make format ruff format + ruff check --fix
@@ -29,10 +30,11 @@ run: setup
 	@mkdir -p var
 	@case "$${DATABASE_URL:-}" in postgres://*|postgresql://*) bin/ensure-postgres ;; esac
 	@export DEBUG=1 CLAO_DEV_IDP=1; \
+	export SITE_ROOT="$${SITE_ROOT:-http://$(HOST):$(PORT)}"; \
 	set -e; \
 	$(PY) manage.py migrate --no-input; \
 	$(PY) manage.py loaddemo; \
-	echo "ClaO: http://$(HOST):$(PORT)/  (log in through the development IdP, served under /dev-idp/)"; \
+	echo "ClaO: $$SITE_ROOT/  (log in through the development IdP, served under $$SITE_ROOT/dev-idp/)"; \
 	exec $(PY) manage.py runserver $(HOST):$(PORT)
 
 # pytest settings (DATABASE_URL default postgres://postgres@127.0.0.1:5432/clao, DEBUG, ...)

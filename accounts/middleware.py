@@ -6,6 +6,7 @@ from django.shortcuts import resolve_url
 from django.utils import translation
 
 from .expiry import is_expired, stash_form
+from .saml import idp_form_origins
 
 # The SAML round trip itself must never be interrupted by the expiry check.
 EXEMPT_PREFIXES = ("/accounts/saml/", "/dev-idp/", "/static/")
@@ -75,3 +76,24 @@ class WorkerLanguageMiddleware:
             translation.activate(user.effective_language)
             request.LANGUAGE_CODE = user.effective_language
         return self.get_response(request)
+
+
+class IdpFormActionMiddleware:
+    """Adds the IdP's SSO and SLO origins, read from its metadata, to the CSP's form-action:
+    the logout form redirects to the IdP, which Chromium blocks unless form-action allows it.
+    The settings cannot know them when the metadata is a file."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if getattr(response, "_csp_config", None) is None and settings.SECURE_CSP:
+            allowed = settings.SECURE_CSP.get("form-action", [])
+            extra = [origin for origin in idp_form_origins() if origin not in allowed]
+            if extra:
+                response._csp_config = {
+                    **settings.SECURE_CSP,
+                    "form-action": [*allowed, *extra],
+                }
+        return response

@@ -1,5 +1,6 @@
 """The SAML service provider's configuration, built from the identity provider's metadata."""
 
+import logging
 import time
 from collections.abc import Callable
 from functools import cache
@@ -14,6 +15,7 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from clao.keys import ensure_keypair
 
+logger = logging.getLogger(__name__)
 SLUG = "csam"
 _metadata_cache: dict[str, tuple[float, dict]] = {}
 # The metadata of an IdP living in this process, used when no URL is configured. The
@@ -110,6 +112,28 @@ def social_app() -> SocialApp:
     )
 
 
-def idp_origin() -> str:
-    parts = urlparse(idp_settings()["sso_url"])
-    return f"{parts.scheme}://{parts.netloc}"
+def _origin(url: str) -> str:
+    parts = urlparse(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def idp_form_origins() -> list[str]:
+    """The origins of the IdP's SSO and SLO URLs, which the browser is sent to by a posted
+    form (logging out redirects there): for the CSP's form-action.
+
+    Read from metadata at hand (a file, or fetched metadata in the cache): never a network
+    fetch for a page, nor a failure of the page when the file is missing."""
+    url = settings.CLAO_SAML_IDP_METADATA_URL
+    if not url:
+        return []  # the development IdP is served by ClaO itself: 'self'
+    if url.startswith(("http://", "https://")):
+        # Fetched by the last login; a stale copy still names the right hosts.
+        parsed = _metadata_cache.get(url, (0.0, {}))[1]
+    else:
+        try:
+            parsed = idp_settings()
+        except (OSError, ValueError, KeyError, SyntaxError) as exc:
+            logger.warning("IdP metadata file unreadable for the CSP: %r", exc)
+            return []
+    origins = (_origin(parsed.get(key, "")) for key in ("sso_url", "slo_url"))
+    return list(dict.fromkeys(origin for origin in origins if origin))

@@ -136,8 +136,7 @@ class RegistrationForm(PositionForm):
         valid submission never needs them (they cost queries) nor is refused when they change."""
         self.options = options
         self.fields["employer"].choices = [
-            (employer.display_number, f"{employer.display_number} - {employer.name}")
-            for employer in self.options.employers
+            (option.display_number, option.label) for option in self.options.employers
         ]
         self.fields["saved_address"].choices = [
             ("", _("Choose…")),

@@ -6,33 +6,62 @@ from datetime import timedelta
 from django.utils import timezone
 
 from employers.models import Employer
+from employers.numbers import format_enterprise_number
+from geo.addresses import format_address
 
 MAX_EMPLOYERS = 5
 MAX_DDT_REGISTRATIONS = 15
 MAX_ADDRESSES = 10
 
 
-def employer_options(worker) -> list[Employer]:
-    """At most 5: employers used in the last 30 days first, then contracts and this year's."""
+@dataclass(frozen=True)
+class EmployerOption:
+    """An employer the form proposes: its number, and its name when ClaO knows it."""
+
+    number: str
+    name: str = ""
+
+    @classmethod
+    def of(cls, employer: Employer) -> "EmployerOption":
+        return cls(employer.number, employer.name)
+
+    @property
+    def display_number(self) -> str:
+        return format_enterprise_number(self.number)
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_number} - {self.name}" if self.name else self.display_number
+
+
+def employer_options(worker) -> list[EmployerOption]:
+    """At most 5: the numbers used in the last 30 days first (the manual's history, known
+    employer or not), then the employers of contracts, then the numbers used this year."""
     now = timezone.now()
+    recent_start = now - timedelta(days=30)
     year_start = timezone.localtime(now).replace(
         month=1, day=1, hour=0, minute=0, second=0, microsecond=0
     )
-    # One query: this year's registrations' employers, the most recent use first.
+    # One query: this year's numbers, the most recent use first, with today's name of a known
+    # employer, else the name noted at registration (empty for an employer ClaO does not know).
     used = (
-        worker.registrations.filter(recorded_at__gte=min(year_start, now - timedelta(days=30)))
-        .exclude(employer=None)
+        worker.registrations.filter(recorded_at__gte=min(year_start, recent_start))
         .order_by("-recorded_at")
-        .values_list("employer_id", "recorded_at")[:500]
+        .values_list("enterprise_number", "employer__name", "employer_name", "recorded_at")[:500]
     )
-    recent, this_year = [], []
-    for employer_id, recorded_at in used:
-        (recent if recorded_at >= now - timedelta(days=30) else this_year).append(employer_id)
-    recent = list(dict.fromkeys(recent))[:MAX_EMPLOYERS]
-    contracts = sorted(set(worker.contracts.values_list("employer_id", flat=True)))
-    ordered = list(dict.fromkeys([*recent, *contracts, *this_year]))[:MAX_EMPLOYERS]
-    employers = Employer.objects.in_bulk(ordered)
-    return [employers[pk] for pk in ordered if pk in employers]
+    recent, this_year = {}, {}
+    for number, known_name, noted_name, recorded_at in used:
+        into = recent if recorded_at >= recent_start else this_year
+        into.setdefault(number, EmployerOption(number, known_name or noted_name or ""))
+    contracts = {
+        employer.number: EmployerOption.of(employer)
+        for employer in Employer.objects.filter(contracts__worker=worker).order_by("pk").distinct()
+    }
+    ordered = {}
+    for options in (list(recent.values())[:MAX_EMPLOYERS], contracts.values(), this_year.values()):
+        for option in options:
+            ordered.setdefault(option.number, option)
+    return list(ordered.values())[:MAX_EMPLOYERS]
 
 
 def ddt_options(worker) -> list[str]:
@@ -61,9 +90,9 @@ class SavedAddress:
 
     @property
     def label(self) -> str:
-        number = " ".join(filter(None, [self.house_number, self.box and f"/{self.box}"]))
-        street = f"{self.street} {number}".strip()
-        return f"{street}, {self.postal_code} {self.municipality}"
+        return format_address(
+            self.street, self.house_number, self.box, self.postal_code, self.municipality
+        )
 
     def fields(self) -> dict[str, str]:
         return {

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 from employers.ddt import DDT_PATTERN, validate_ddt
 from employers.models import Employer
 from employers.numbers import format_enterprise_number
+from geo.addresses import format_address
 
 
 class AppendOnlyError(Exception):
@@ -158,6 +159,15 @@ class Registration(models.Model):
     @property
     def display_enterprise_number(self) -> str:
         return format_enterprise_number(self.enterprise_number)
+
+    @property
+    def address(self) -> str:
+        """The free address as the manual writes it (empty with a GPS position)."""
+        if not self.postal_code:
+            return ""
+        return format_address(
+            self.street, self.house_number, self.box, self.postal_code, self.municipality
+        )
 
     @property
     def has_gps(self) -> bool:

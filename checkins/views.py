@@ -17,7 +17,7 @@ from employers.views import START_EMPLOYER
 from geo.addresses import learn_street
 
 from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, FormOptions, QuickOutForm, RegistrationForm
-from .history import ddt_options, employer_options, saved_addresses
+from .history import EmployerOption, ddt_options, employer_options, saved_addresses
 from .models import Registration
 from .rules import open_in_state
 from .services import Place, RegistrationRefused, latest_registration, person_scope, register
@@ -93,6 +93,11 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         "carry_form": "registration-form",
         "form_owner": form_owner_value(worker),
         "typed_employer": _typed_employer(bound.get("enterprise_number", ""), options.employers),
+        # The form's rule: a typed number wins over a ticked employer.
+        "typed_wins": bool(
+            bound.get("employer") and str(bound.get("enterprise_number", "")).strip()
+        )
+        and len(options.employers) > 1,
         "has_gps": bool(bound.get("latitude") and bound.get("longitude")),
         "saved_addresses": [("", form.fields["saved_address"].choices[0][1], None)]
         + [(address.key, address.label, address) for address in options.saved_addresses],
@@ -107,7 +112,8 @@ def new_registration(request: HttpRequest) -> HttpResponse:
 def _options(worker, start: Employer | None) -> FormOptions:
     employers = employer_options(worker)
     if start is not None:
-        employers = [start, *[e for e in employers if e.pk != start.pk]][:5]
+        first = EmployerOption.of(start)
+        employers = [first, *[e for e in employers if e.number != first.number]][:5]
     return FormOptions(
         employers=employers,
         ddt_numbers=ddt_options(worker),
@@ -115,14 +121,17 @@ def _options(worker, start: Employer | None) -> FormOptions:
     )
 
 
-def _typed_employer(typed: str, employers: list[Employer]) -> Employer | None:
+def _typed_employer(typed: str, employers: list[EmployerOption]) -> EmployerOption | None:
     """The employer of the number in the field, to show its name (no query when proposed)."""
     try:
         number = parse_enterprise_number(typed).number
     except ValidationError:
         return None
-    known = next((employer for employer in employers if employer.number == number), None)
-    return known or Employer.objects.filter(number=number).first()
+    known = next((option for option in employers if option.number == number), None)
+    if known is not None and known.name:
+        return known
+    employer = Employer.objects.filter(number=number).first()
+    return EmployerOption.of(employer) if employer else None
 
 
 def _already_stored(request: HttpRequest, token: str) -> Registration | None:
@@ -141,7 +150,7 @@ def _start_employer(request: HttpRequest) -> Employer | None:
     return Employer.objects.filter(pk=start_pk).first() if start_pk else None
 
 
-def _initial(request: HttpRequest, start: Employer | None, employers: list[Employer]) -> dict:
+def _initial(request: HttpRequest, start: Employer | None, employers: list[EmployerOption]) -> dict:
     initial = {"client_token": uuid.uuid4()}
     if len(employers) == 1:
         # The manual: one employer known, its number is in the field.

@@ -26,7 +26,7 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str, connect_timeout: int | None = None) -> dict:
     """Reads postgres://user:pass@host:port/name or sqlite:///path (relative to BASE_DIR)."""
     parts = urlparse(url)
     if parts.scheme in ("postgres", "postgresql"):
@@ -39,6 +39,11 @@ def database_from_url(url: str) -> dict:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "60"),
             "CONN_HEALTH_CHECKS": True,
+            # PgBouncer in transaction pooling hands each transaction to any server connection:
+            # a named (server-side) cursor would not survive between two of them. Prepared
+            # statements, the other thing such a pooler breaks, are already off in Django.
+            "DISABLE_SERVER_SIDE_CURSORS": envbool("DB_TRANSACTION_POOLING"),
+            "OPTIONS": {"connect_timeout": connect_timeout or envint("DB_CONNECT_TIMEOUT", "5")},
         }
     if parts.scheme == "sqlite":
         path = BASE_DIR / parts.path.lstrip("/")
@@ -86,7 +91,10 @@ if CLAO_DEV_IDP:
     INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
+    # First: probes get their answer before the HTTPS redirect, host checks and sessions.
+    "clao.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "clao.db_router.ReadYourWritesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -101,7 +109,16 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After the CSP middleware in this list, so that it runs before it on the response.
+    "accounts.middleware.IdpFormActionMiddleware",
+    "clao.middleware.SecurityHeadersMiddleware",
 ]
+if CLAO_DEV_IDP:
+    # Opened on another port than SITE_ROOT's, the login would go astray: say what to do.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1,
+        "demo.middleware.SiteRootPortMiddleware",
+    )
 
 ROOT_URLCONF = "clao.urls"
 WSGI_APPLICATION = "clao.wsgi.application"
@@ -126,6 +143,49 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", "sqlite:///var/demo.sqlite3")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# A streaming replica for the reads an entry point declares lag-tolerant (clao/db_router.py);
+# without it every query goes to DATABASE_URL. Tests mirror it onto the default database.
+DATABASE_REPLICA_URL = envstr("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_from_url(
+        DATABASE_REPLICA_URL, connect_timeout=envint("DB_REPLICA_CONNECT_TIMEOUT", "2")
+    ) | {"TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["clao.db_router.PrimaryReplicaRouter"]
+# After a write, the same browser reads from the primary for this long: a replica that lags
+# never hides the registration just made.
+CLAO_READ_YOUR_WRITES_SECONDS = envint("CLAO_READ_YOUR_WRITES_SECONDS", "60")
+
+
+def cache_from_url(url: str) -> dict:
+    """redis://host:port/db (rediss:// with TLS), or locmem:// for one process only."""
+    parts = urlparse(url)
+    if parts.scheme in ("redis", "rediss"):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "clao"),
+        }
+    if parts.scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(f"CACHE_URL scheme {parts.scheme!r} is not supported")
+
+
+# Shared by every app node when it is Redis; the default local memory suits one process (the
+# demo on SQLite needs no Redis).
+CACHE_URL = envstr("CACHE_URL", "locmem://")
+CACHES = {"default": cache_from_url(CACHE_URL)}
+SESSION_BACKENDS = {
+    "db": "django.contrib.sessions.backends.db",
+    "cache": "django.contrib.sessions.backends.cache",
+    "cached_db": "django.contrib.sessions.backends.cached_db",
+}
+_session_store = envstr("SESSION_ENGINE", "db")
+if _session_store not in SESSION_BACKENDS:
+    raise ImproperlyConfigured(f"SESSION_ENGINE must be one of {', '.join(SESSION_BACKENDS)}")
+if _session_store == "cache" and CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    # Every process would have its own sessions: a login would hold on one node only.
+    raise ImproperlyConfigured("SESSION_ENGINE=cache needs a shared CACHE_URL (redis://...)")
+SESSION_ENGINE = SESSION_BACKENDS[_session_store]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.Person"
@@ -193,6 +253,9 @@ CLAO_SAML_ATTR_GIVEN_NAME = envstr("CLAO_SAML_ATTR_GIVEN_NAME", "givenName")
 CLAO_SAML_ATTR_SURNAME = envstr("CLAO_SAML_ATTR_SURNAME", "surname")
 CLAO_SAML_ATTR_LANGUAGE = envstr("CLAO_SAML_ATTR_LANGUAGE", "PrefLanguage")
 CLAO_SAML_METADATA_CACHE_SECONDS = envint("CLAO_SAML_METADATA_CACHE_SECONDS", "14400")
+# The largest SAML answer the ACS accepts (a signed CSAM answer is a few KB); also the most a
+# logout message may inflate to.
+CLAO_SAML_ACS_MAX_BYTES = envint("CLAO_SAML_ACS_MAX_BYTES", "100000")
 
 # Content Security Policy: only our own origin, scripts only with the per-response nonce.
 # form-action must also allow the IdP: logging out posts a form that redirects there.
@@ -218,19 +281,31 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0" if DEBUG else "1")
+# preload is a commitment (browsers ship the host as HTTPS-only for months): opt in only.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD")
+# check --deploy warns about preload being off (security.W021): that is the choice above.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 X_FRAME_OPTIONS = "DENY"
+# The position of the phone (registration.js) is the one browser feature ClaO uses.
+CLAO_PERMISSIONS_POLICY = envstr(
+    "CLAO_PERMISSIONS_POLICY",
+    "geolocation=(self), camera=(), microphone=(), payment=(), usb=(), serial=(), hid=(), "
+    "bluetooth=(), midi=(), display-capture=(), screen-wake-lock=(), xr-spatial-tracking=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=(), publickey-credentials-get=(), "
+    "idle-detection=(), local-fonts=(), browsing-topics=()",
+)
 CSRF_FAILURE_VIEW = "clao.errors.csrf_failure"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"one_line": {"()": "clao.logging.OneLineFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "one_line"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -1,17 +1,17 @@
 from django.conf import settings
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
 
 from accounts import views as account_views
 
 # Workers have no password: allauth's local account pages lead to the identity provider.
-to_login = RedirectView.as_view(pattern_name="login", query_string=True)
+to_login = account_views.to_login
 
 urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/login/", to_login),
     path("accounts/signup/", to_login),
-    path("accounts/password/<path:rest>", to_login),
+    # Every /accounts/password/... page, /accounts/password/ itself included.
+    re_path(r"^accounts/password/", to_login),
     path("accounts/logout/", account_views.logout),
     path("accounts/", include("allauth.urls")),
     path("geo/", include("geo.urls")),

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .ddt import DDT_PATTERN, validate_ddt
-from .numbers import EnterpriseNumber, parse_enterprise_number
+from .numbers import MAX_LENGTH, EnterpriseNumber, parse_enterprise_number
 
 
 def new_link_token() -> str:
@@ -17,7 +17,7 @@ def new_link_token() -> str:
 class Employer(models.Model):
     country = models.CharField(_("country"), max_length=2, default="BE")
     # BE: the 10-digit BCE/KBO number; elsewhere the compact VAT number with its prefix.
-    number = models.CharField(_("enterprise number"), max_length=20)
+    number = models.CharField(_("enterprise number"), max_length=MAX_LENGTH)
     name = models.CharField(_("name"), max_length=200)
     # Names the employer in the personalised link /l/<token>/ it sends to its workers.
     link_token = models.CharField(

@@ -1,3 +1,5 @@
+import re
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -9,13 +11,18 @@ from .models import Employer
 from .numbers import parse_enterprise_number
 
 START_EMPLOYER = "clao_start_employer"
+# What new_link_token() makes (URL-safe base64) and the column holds: anything else is not a
+# link of ours, and is not looked up (a NUL byte would not even reach the database).
+LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 @login_required
 def personal_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link an employer sends its workers: the new-registration form starts with it."""
     # The token itself is what the employer hands out; no worker owns an employer.
-    employer = Employer.objects.filter(link_token=token).first()
+    employer = (
+        Employer.objects.filter(link_token=token).first() if LINK_TOKEN.fullmatch(token) else None
+    )
     if employer is None:
         return render(request, "employers/unknown_link.html", status=404)
     request.session[START_EMPLOYER] = employer.pk

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 
 from .models import Municipality, PostalCode, Street
 from .text import search_key
@@ -22,6 +22,17 @@ NIS_CODE = re.compile(r"[0-9]{5}")
 # "1000", "10", "1000 brux", "brux": an optional postal code (prefix), then a name (prefix).
 _QUERY = re.compile(r"\s*([0-9]{0,4})[\s,-]*(.*)", re.DOTALL)
 STREET_NAME_MAX_LENGTH = Street._meta.get_field("name").max_length
+
+
+def format_address(
+    street: str, house_number: str, box: str, postal_code: str, municipality: str
+) -> str:
+    """One way to write a free address everywhere, the manual's: "Rue du Midi 100/Bte 5,
+    1000 Bruxelles"."""
+    box_word = pgettext("postal address, abbreviated", "box")
+    box_text = f"{box_word} {box}" if box else ""
+    number = "/".join(filter(None, [house_number, box_text]))
+    return f"{' '.join(filter(None, [street, number]))}, {postal_code} {municipality}"
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,44 @@ def test_it_accepts_a_country_without_checker_unchecked():
     assert parse_enterprise_number("US123456789") == EnterpriseNumber("US", "US123456789", False)
 
 
+@pytest.mark.parametrize("value", ["XX123", "ZZ1234567", "QQ 12 34 56"])
+def test_it_refuses_a_prefix_that_is_no_country_of_a_vat_number(value):
+    with pytest.raises(ValidationError) as excinfo:
+        parse_enterprise_number(value)
+    assert excinfo.value.code == "unknown_country"
+    prefix = value[:2]
+    assert_message(
+        excinfo.value,
+        None,
+        f"{prefix} is not the country code of a VAT number. Start a foreign VAT number with "
+        "its country code, for example FR or NL.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Greece's VAT prefix is EL (its ISO code is GR); Northern Ireland's is XI.
+        ("EL 094 259 216", EnterpriseNumber("EL", "EL094259216", True)),
+        ("XI980780684", EnterpriseNumber("XI", "XI980780684", True)),
+        ("NL004495445B01", EnterpriseNumber("NL", "NL004495445B01", True)),
+        ("CHE-116.281.710 MWST", EnterpriseNumber("CH", "CHE116281710MWST", True)),
+        # Countries python-stdnum knows without a VAT checker: kept as typed, unchecked.
+        ("ZA4123456789", EnterpriseNumber("ZA", "ZA4123456789", False)),
+        ("UA12345678", EnterpriseNumber("UA", "UA12345678", False)),
+    ],
+)
+def test_it_knows_the_eu_vat_prefixes_and_python_stdnum_countries(value, expected):
+    assert parse_enterprise_number(value) == expected
+
+
+@pytest.mark.parametrize("value", ["EL094259217", "XI980780685", "DE12345"])
+def test_it_checks_the_number_of_a_country_with_a_checker(value):
+    with pytest.raises(ValidationError) as excinfo:
+        parse_enterprise_number(value)
+    assert excinfo.value.code == "invalid_vat"
+
+
 def test_it_refuses_an_invalid_foreign_vat_number():
     with pytest.raises(ValidationError) as excinfo:
         parse_enterprise_number("FR40303265046")

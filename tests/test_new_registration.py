@@ -133,6 +133,45 @@ def test_it_lists_at_most_five_employers_recent_ones_first(client, anne):
     assert "checked" not in page.split('name="employer"')[1].split(">")[0]
 
 
+def test_it_proposes_numbers_used_in_30_days_whether_or_not_the_employer_is_known(
+    client, anne, nsi
+):
+    # Six numbers in the last 30 days (the oldest one first): NSI is known, the others not.
+    numbers = ["0450905686", "0755123422", "0812345603", "0689123434", "0202239951", "0403170701"]
+    for days_ago, number in zip([20, 10, 8, 6, 4, 2], numbers, strict=True):
+        register(
+            anne,
+            timezone.now() - timedelta(days=days_ago),
+            enterprise_number=number,
+            employer=nsi if number == nsi.number else None,
+            employer_name="N.S.I." if number == nsi.number else "",
+        )
+    client.force_login(anne)
+    page = form_page(client)
+    radios = re.findall(r'<input type="radio" name="employer" value="([\d.]+)"', page)
+    # The 5 most recent, newest first: the oldest (NSI, 20 days ago) no longer fits.
+    assert radios == [
+        "0403.170.701",
+        "0202.239.951",
+        "0689.123.434",
+        "0812.345.603",
+        "0755.123.422",
+    ]
+    assert "<span>0755.123.422</span>" in page
+    response = submit(client, kind="IN", enterprise_number="", employer="0812.345.603", **GPS)
+    assert response.status_code == 302
+    assert Registration.objects.latest("recorded_at").enterprise_number == "0812345603"
+
+
+def test_it_names_a_known_employer_in_the_history(client, anne, nsi):
+    register(anne, timezone.now() - timedelta(days=3), employer=nsi, employer_name="N.S.I.")
+    register(anne, timezone.now() - timedelta(days=2), enterprise_number="0755123422")
+    client.force_login(anne)
+    page = form_page(client)
+    assert "<span>0755.123.422</span>" in page
+    assert "<span>0450.905.686 - N.S.I.</span>" in page
+
+
 def test_it_takes_the_employer_tapped_in_the_list(client, anne, nsi):
     other = employer("0755123422", "Net & Propre SRL")
     for item in (nsi, other):
@@ -216,6 +255,33 @@ def test_it_refuses_a_foreign_number_without_country(client, anne):
         "Commencez un numéro de TVA étranger par son code pays, par exemple FR ou NL.",
         "enterprise",
     )
+
+
+@pytest.mark.parametrize("typed", ["XX123", "ZZ1234567"])
+def test_it_refuses_a_foreign_number_of_no_known_country_before_storing(client, anne, typed):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number=typed, **GPS)
+    assert response.status_code == 400
+    assert not Registration.objects.exists()
+    page = text(response)
+    assert f"{typed[:2]} n’est pas le code pays d’un numéro de TVA." in page
+    # What was typed stays in the field, to be corrected.
+    assert f'value="{typed}"' in page
+
+
+def test_it_refuses_an_invalid_number_of_a_country_with_a_checker(client, anne):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="EL094259217", **GPS)
+    assert response.status_code == 400
+    assert not Registration.objects.exists()
+    assert "Ce n’est pas un numéro de TVA valide pour ce pays." in text(response)
+
+
+def test_it_stores_a_greek_number_with_its_vat_prefix(client, anne):
+    client.force_login(anne)
+    response = submit(client, kind="IN", enterprise_number="EL094259216", **GPS)
+    assert response.status_code == 302
+    assert Registration.objects.get().enterprise_number == "EL094259216"
 
 
 def test_it_lists_the_ddt_numbers_of_the_last_15_registrations_newest_first(client, anne):
@@ -359,7 +425,7 @@ def test_it_offers_addresses_of_previous_registrations(client, anne, nsi):
     )
     client.force_login(anne)
     page = form_page(client)
-    assert "Rue du Midi 100 /5, 1000 Bruxelles" in page
+    assert "Rue du Midi 100/Bte 5, 1000 Bruxelles" in page
     submit(client, kind="OUT", saved_address="1000|Bruxelles|Rue du Midi|100|5")
     registration = Registration.objects.latest("recorded_at")
     assert (registration.street, registration.house_number, registration.box) == (
@@ -369,13 +435,26 @@ def test_it_offers_addresses_of_previous_registrations(client, anne, nsi):
     )
 
 
+def test_it_writes_an_address_the_same_way_everywhere(client, anne, nsi):
+    """The manual's "Rue du Midi 100/Bte 5, 1000 Bruxelles": saved addresses, confirmation, list."""
+    client.force_login(anne)
+    response = submit(client, kind="IN", house_number="100", box="5", **ADDRESS)
+    expected = "Rue du Midi 100/Bte 5, 1000 Bruxelles"
+    assert expected in text(client.get(response["Location"]))
+    assert expected in text(client.get("/"))
+    assert f">{expected}</option>" in form_page(client)
+    submit(client, kind="OUT", house_number="", box="7", **ADDRESS)
+    assert "Rue du Midi/Bte 7, 1000 Bruxelles" not in text(client.get("/"))
+    assert "Rue du Midi Bte 7, 1000 Bruxelles" in text(client.get("/"))
+
+
 def test_it_suggests_in_first_then_out_after_an_in(client, anne):
     client.force_login(anne)
     assert 'value="IN" class="button big primary"' in form_page(client)
     register(anne, timezone.now() - timedelta(hours=3))
     page = form_page(client)
     assert 'value="OUT" class="button big primary"' in page
-    assert "n’a pas de OUT" not in page
+    assert "n’a pas d’OUT" not in page
 
 
 def test_it_suggests_in_when_the_open_in_is_older_than_16_hours(client, anne):
@@ -385,7 +464,7 @@ def test_it_suggests_in_when_the_open_in_is_older_than_16_hours(client, anne):
     with time_machine.travel(moment + timedelta(hours=17), tick=False):
         page = form_page(client)
     assert 'value="IN" class="button big primary"' in page
-    assert "Votre IN du 28/11/26, 06:05 n’a pas de OUT." in page
+    assert "Votre IN du 28/11/26, 06:05 n’a pas d’OUT." in page
 
 
 def test_it_stores_one_registration_for_a_double_tap(client, anne, nsi):
@@ -472,9 +551,9 @@ def test_it_runs_a_fixed_number_of_queries_for_the_form(
             street=f"Rue {index}",
         )
     client.force_login(anne)
-    # 1 session, 2 worker, 3 employers used this year, 4 contracts, 5 those employers,
-    # 6 saved addresses, 7 DDT numbers, 8 the latest registration.
-    with django_assert_num_queries(8):
+    # 1 session, 2 worker, 3 numbers used this year (with the names), 4 employers of contracts,
+    # 5 saved addresses, 6 DDT numbers, 7 the latest registration.
+    with django_assert_num_queries(7):
         assert client.get(URL).status_code == 200
 
 

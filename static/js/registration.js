@@ -4,6 +4,7 @@
   "use strict";
 
   var OPTIONS = { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 };
+  var ADDRESS = ["postal_code", "municipality", "street", "house_number", "box"];
 
   function fill(form, position) {
     var coords = position.coords;
@@ -20,22 +21,45 @@
     return place.dataset.msgUnavailable;
   }
 
+  function show(element, visible) {
+    if (element) element.hidden = !visible;
+  }
+
+  // The place of work has one state at a time, each showing its own parts:
+  //   waiting: "Finding your location..." (the browser asks, or the phone searches)
+  //   located: X/Y and the way to give an address instead
+  //   asking:  one line of explanation and "Share my location" (before the browser asks)
+  //   free:    the address fields, with the reason when there is one
   function setupForm(form) {
     var place = document.getElementById("place");
     if (!place) return;
-    var status = document.getElementById("gps-status");
-    var explain = document.getElementById("gps-explain");
-    var ask = document.getElementById("gps-ask");
-    var why = document.getElementById("gps-why");
-    var free = document.getElementById("free-address");
-    var freeToggle = document.getElementById("free-address-toggle");
+    var $ = function (id) { return document.getElementById(id); };
+    var line = $("gps-line"), status = $("gps-status"), waiting = $("gps-waiting");
+    var explain = $("gps-explain"), ask = $("gps-ask"), why = $("gps-why");
+    var free = $("free-address"), freeToggle = $("free-address-toggle");
+    var newAddress = place.querySelector("details.new-address");
+    var canLocate = "geolocation" in navigator;
+    var state = "";
+    var pendingSubmit = null; // the IN/OUT button tapped while the position was awaited
 
-    function showFree(reason) {
-      explain.hidden = true;
-      ask.hidden = true;
-      why.textContent = reason;
-      why.hidden = false;
-      free.hidden = false;
+    function setState(next, reason) {
+      state = next;
+      show(line, next === "waiting" || next === "located");
+      show(waiting, next === "waiting");
+      show(status, next === "located");
+      show(freeToggle, next !== "free");
+      show(explain, next === "asking" || (next === "free" && reason === place.dataset.msgNotShared));
+      show(ask, canLocate && (next === "asking" || (next === "free" && reason !== place.dataset.msgDenied)));
+      ask.disabled = false;
+      show(free, next === "free");
+      why.textContent = reason || "";
+      show(why, next === "free" && !!reason);
+    }
+
+    function clearPosition() {
+      form.elements.latitude.value = "";
+      form.elements.longitude.value = "";
+      form.elements.accuracy.value = "";
     }
 
     function located(position) {
@@ -44,66 +68,158 @@
       status.querySelector(".x").textContent = c.longitude.toFixed(6);
       status.querySelector(".y").textContent = c.latitude.toFixed(6);
       status.querySelector(".accuracy").textContent = Math.round(c.accuracy);
-      status.hidden = false;
-      explain.hidden = true;
-      ask.hidden = true;
-      why.hidden = true;
-      free.hidden = true;
-      freeToggle.hidden = false;
+      setState("located");
+      if (pendingSubmit) {
+        var button = pendingSubmit;
+        pendingSubmit = null;
+        releaseButtons(form);
+        form.requestSubmit(button);
+      }
+    }
+
+    function failed(error) {
+      // Keep a position already shown (a refresh that failed); otherwise the address is needed.
+      if (form.elements.latitude.value && form.elements.longitude.value) {
+        setState("located");
+      } else {
+        setState("free", reasonFor(place, error));
+      }
+      if (pendingSubmit) {
+        pendingSubmit = null;
+        releaseButtons(form);
+        focusFirst(free);
+      }
     }
 
     function locate() {
+      if (state === "free") {
+        // The address fields (and their errors) stay in view while the phone searches.
+        show(line, true);
+        show(waiting, true);
+        show(status, false);
+      } else if (state !== "located") {
+        setState("waiting");
+      }
+      navigator.geolocation.getCurrentPosition(located, failed, OPTIONS);
+    }
+
+    function toFree() {
+      clearPosition();
+      setState("free");
+      // With saved addresses the new-address part starts folded: open it, so that the tap shows
+      // where to type (the list of saved addresses stays just above).
+      if (newAddress) newAddress.open = true;
+      focusFirst(free);
+    }
+
+    freeToggle.addEventListener("click", toFree);
+    ask.addEventListener("click", function () {
       ask.disabled = true;
-      navigator.geolocation.getCurrentPosition(located, function (error) {
-        showFree(reasonFor(place, error));
-      }, OPTIONS);
-    }
-
-    freeToggle.addEventListener("click", function () {
-      form.elements.latitude.value = "";
-      form.elements.longitude.value = "";
-      form.elements.accuracy.value = "";
-      status.hidden = true;
-      explain.hidden = true;
-      ask.hidden = true;
-      freeToggle.hidden = true;
-      free.hidden = false;
-      form.elements.postal_code.focus();
+      locate();
     });
 
-    if (form.elements.latitude.value && form.elements.longitude.value) {
-      return; // already located (a form shown again after an error keeps its position)
-    }
-    var typedAddress = ["postal_code", "municipality", "street"].some(function (name) {
-      return form.elements[name].value;
+    // A tap on IN/OUT while the position is on its way waits for it, then sends.
+    form.addEventListener("submit", function (event) {
+      if (state !== "waiting" || typedAddress(form) || !event.submitter) return;
+      event.preventDefault();
+      pendingSubmit = event.submitter;
+      holdButtons(form, waiting.textContent);
     });
-    if (typedAddress) {
-      // The worker chose an address (the form came back with an error): leave it in view.
-      ask.hidden = !("geolocation" in navigator);
-      ask.addEventListener("click", locate);
-      return;
+
+    var hasPosition = form.elements.latitude.value && form.elements.longitude.value;
+    var placeErrors = place.querySelector(".error") !== null;
+
+    function whenPermission(granted, denied, prompt) {
+      if (!canLocate) {
+        setState("free", reasonFor(place, null));
+        return;
+      }
+      if (navigator.permissions && navigator.permissions.query) {
+        navigator.permissions.query({ name: "geolocation" }).then(function (result) {
+          if (result.state === "granted") granted();
+          else if (result.state === "denied") denied();
+          else prompt();
+        }, prompt);
+      } else {
+        prompt();
+      }
     }
-    if (!("geolocation" in navigator)) {
-      showFree(reasonFor(place, null));
-      return;
-    }
-    ask.addEventListener("click", locate);
-    var prompt = function () {
-      // One line of explanation before the browser's own permission question.
-      explain.hidden = false;
-      ask.hidden = false;
-      free.hidden = true;
-      why.hidden = true;
-      freeToggle.hidden = false;
-    };
-    if (navigator.permissions && navigator.permissions.query) {
-      navigator.permissions.query({ name: "geolocation" }).then(function (result) {
-        if (result.state === "granted") locate();
-        else if (result.state === "denied") showFree(place.dataset.msgDenied);
-        else prompt();
-      }, prompt);
+
+    if (hasPosition) {
+      // A form shown again (an error elsewhere, a new login) keeps its position, refreshed
+      // where the browser allows it without asking.
+      setState("located");
+      whenPermission(locate, function () {}, function () {});
+    } else if (placeErrors || typedAddress(form)) {
+      // The address is what the server checked: leave it in view, with why it is needed.
+      var deniedReason = place.dataset.msgDenied;
+      setState("free", placeErrors ? place.dataset.msgNotShared : "");
+      whenPermission(
+        function () { if (placeErrors) locate(); },
+        function () { setState("free", placeErrors ? deniedReason : ""); },
+        function () {}
+      );
     } else {
-      prompt();
+      whenPermission(locate, function () {
+        setState("free", place.dataset.msgDenied);
+      }, function () {
+        setState("asking");
+      });
+    }
+  }
+
+  function typedAddress(form) {
+    return ["postal_code", "municipality", "street"].some(function (name) {
+      return form.elements[name] && form.elements[name].value.trim();
+    });
+  }
+
+  function focusFirst(container) {
+    var field = container && container.querySelector(
+      "input:not([type=hidden]):not([hidden]), select"
+    );
+    if (field && field.offsetParent !== null) field.focus();
+  }
+
+  function holdButtons(form, label) {
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+    });
+    var status = form.querySelector(".submit-waiting");
+    if (status) {
+      status.textContent = label;
+      status.hidden = false;
+    }
+  }
+
+  function releaseButtons(form) {
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    });
+    var status = form.querySelector(".submit-waiting");
+    if (status) status.hidden = true;
+  }
+
+  // A form that came back refused: the worker sees why at once, at the first field to correct.
+  function focusFirstError(form) {
+    var marked = form.querySelector(".has-error");
+    if (!marked) return;
+    var field = marked.querySelector(
+      "[aria-invalid=true], input:not([type=hidden]):not([type=radio]), select, input[type=radio]"
+    );
+    // A field inside a folded part (the new address) is unfolded first.
+    var details = field && field.closest("details");
+    if (details) details.open = true;
+    if (field && field.offsetParent !== null) {
+      field.focus();
+      return;
+    }
+    var summary = document.getElementById("form-errors");
+    if (summary) {
+      summary.tabIndex = -1;
+      summary.focus();
     }
   }
 
@@ -129,11 +245,25 @@
     if (saved) {
       saved.addEventListener("change", function () {
         var option = saved.options[saved.selectedIndex];
-        ["postal_code", "municipality", "street", "house_number", "box"].forEach(function (name) {
+        ADDRESS.forEach(function (name) {
           if (option.dataset[name] !== undefined) form.elements[name].value = option.dataset[name];
         });
       });
     }
+  }
+
+  // A ticked employer and a typed number: the typed one is registered, and the page says so.
+  function setupEmployerChoice(form) {
+    var note = document.getElementById("typed-wins");
+    var typed = form.elements.enterprise_number;
+    if (!note || !typed) return;
+    var update = function () {
+      var ticked = form.querySelector("input[name=employer]:checked");
+      note.hidden = !(ticked && typed.value.trim());
+    };
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
   }
 
   // "Vous arrêtez de travailler ?": one tap registers the OUT with the current position.
@@ -143,6 +273,9 @@
       event.preventDefault();
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      // The button says what it waits for: the position, up to 15 seconds.
+      button.textContent = button.dataset.waiting || button.textContent;
       var send = function () {
         // requestSubmit keeps the button's name=value; no position sends to the OUT form.
         var hidden = document.createElement("input");
@@ -159,12 +292,26 @@
     });
   }
 
+  // The language menu returns to the page as it is now: htmx may have moved to another day
+  // since the menu was drawn. (On the form, its buttons post the form itself, whose "next" is
+  // the form's own address.)
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("form.languages button[name=language]");
+    var next = button && button.form && button.form.querySelector("input[name=next]");
+    if (next && button.form.matches("form.languages")) {
+      next.value = window.location.pathname + window.location.search;
+    }
+  }, true);
+
   var form = document.querySelector("form.registration-form");
   if (form) {
     setupForm(form);
     setupSuggestions(form);
+    setupEmployerChoice(form);
+    focusFirstError(form);
     // A second tap while the first submission travels must not send a second one.
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
+      if (event.defaultPrevented) return;
       setTimeout(function () {
         form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
       }, 0);

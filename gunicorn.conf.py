@@ -1,0 +1,21 @@
+"""gunicorn settings for ClaO, read from the environment (the Docker image and bin/cluster).
+
+Run: gunicorn -c gunicorn.conf.py clao.wsgi:application
+GUNICORN_CMD_ARGS, when set, still overrides anything here.
+"""
+
+import os
+
+# Where the node listens: 0.0.0.0:8000 in the container, a loopback port in bin/cluster.
+bind = [os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")]
+# Worker processes (sync workers: one request at a time each).
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+# A worker stuck longer than this is killed and replaced (seconds).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM (a rolling update, a scale-down) requests in flight get this long to finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Access log on standard output, errors on standard error: nothing is written on the node.
+accesslog = "-"
+errorlog = "-"
+# The workers' heartbeat files in memory, not on a disk that may be read-only or slow.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108

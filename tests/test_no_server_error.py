@@ -1,0 +1,110 @@
+"""Inputs that used to answer 500: each now gets a 4xx page or a translated message."""
+
+import pytest
+
+from employers.models import Employer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def logged_in(client, anne):
+    client.force_login(anne)
+    return client
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/password/change/",
+        "/accounts/password/reset/",
+        "/accounts/password/set/",
+        "/accounts/password/reset/done/",
+        "/accounts/password/reset/key/1-abc/",
+        "/accounts/password/",
+        "/accounts/signup/",
+    ],
+)
+def test_it_sends_allauths_password_pages_to_the_login(client, path):
+    response = client.get(path + "?next=/help/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/help/"
+
+
+def test_it_answers_unknown_link_for_a_nul_byte_in_an_employer_link(logged_in):
+    response = logged_in.get("/l/%00/")
+    assert response.status_code == 404
+    assert "Lien inconnu" in response.content.decode()
+    assert "clao_start_employer" not in logged_in.session
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["ZZ\x00\x00", "1" * 5000, "²", "٣٤٥٦٧٨٩٠١٢", "ZZ" + "1" * 28, "ÉÉ123456"],
+)
+def test_it_shows_no_employer_name_for_an_impossible_number(logged_in, number):
+    Employer.objects.create(number="0450905686", name="N.S.I.")
+    response = logged_in.get("/employers/name/", {"enterprise_number": number})
+    assert response.status_code == 200
+    assert "N.S.I." not in response.content.decode()
+
+
+def test_it_still_names_the_employer_of_a_real_number(logged_in):
+    Employer.objects.create(number="0450905686", name="N.S.I.")
+    response = logged_in.get("/employers/name/", {"enterprise_number": "0450.905.686"})
+    assert "N.S.I." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ZZ" + "1" * 28, "Un numéro d’entreprise compte au plus 20 caractères."),
+        ("1" * 5000, "Assurez-vous que cette valeur comporte au plus 30 caractères"),
+        ("BE0450905686\x00", "Le caractère nul n’est pas autorisé."),
+        ("²²²²²²²²²²", "Un numéro d’entreprise ne contient que des lettres et des chiffres."),
+    ],
+)
+def test_it_refuses_an_impossible_enterprise_number_in_the_form(logged_in, value, message):
+    from checkins.models import Registration
+
+    response = logged_in.post(
+        "/registrations/new/",
+        {"kind": "IN", "enterprise_number": value, "client_token": "", "ddt_choice": "unknown"},
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Registration.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["municipality", "street", "house_number", "box", "ddt_number"])
+def test_it_refuses_a_nul_byte_typed_in_a_field(logged_in, field):
+    from checkins.models import Registration
+
+    data = {
+        "kind": "IN",
+        "client_token": "6f1c1f4e-8a53-4c61-9d83-3d2b6f0b7a10",
+        "enterprise_number": "0450.905.686",
+        "ddt_choice": "unknown",
+        "postal_code": "1000",
+        "municipality": "Bruxelles",
+        "street": "Rue du Midi",
+    }
+    data[field] = "1\x002" if field in ("house_number", "box") else "Rue\x00du\x00Midi"
+    response = logged_in.post("/registrations/new/", data)
+    assert response.status_code == 400
+    assert "Le caractère nul n’est pas autorisé." in response.content.decode()
+    assert not Registration.objects.exists()
+
+
+@pytest.mark.parametrize("next_url", ["Ünïcödé", "\x00", "javascript:alert(1)", "//evil.example/"])
+def test_it_goes_home_after_a_language_change_with_an_impossible_next(logged_in, anne, next_url):
+    response = logged_in.post("/language/", {"language": "nl", "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    anne.refresh_from_db()
+    assert anne.language == "nl"
+
+
+def test_it_goes_back_to_the_page_after_a_language_change(logged_in):
+    response = logged_in.post("/language/", {"language": "de", "next": "/help/"})
+    assert response["Location"] == "/help/"
