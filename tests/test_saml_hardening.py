@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from accounts import saml
-from accounts.models import Worker
+from accounts.models import Person
 from clao.logging import OneLineFormatter
 from demo import idp
 from tests.saml import ANNE, idp_answer, open_idp, pending_request, post_to_acs
@@ -126,7 +126,7 @@ def test_it_logs_an_issuer_with_a_newline_on_one_line(client, caplog):
     lines = "\n".join(OneLineFormatter().format(record) for record in caplog.records)
     assert lines.count("\n") == len(caplog.records) - 1
     assert not any(line.startswith("SAML login accepted") for line in lines.splitlines())
-    assert not Worker.objects.exists()
+    assert not Person.objects.exists()
 
 
 def test_it_configures_the_console_log_with_the_one_line_formatter():

@@ -10,6 +10,7 @@ import time_machine
 from django.utils import translation
 
 from checkins.models import Registration
+from tests.factories import make_registration
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,9 @@ def register(worker, kind: str, when: datetime, **fields) -> Registration:
         "longitude": Decimal("4.349540"),
         "source": Registration.Source.SMARTPHONE,
     }
-    return Registration.objects.create(**(values | fields))
+    values |= fields
+    worker, kind, when = values.pop("worker"), values.pop("kind"), values.pop("recorded_at")
+    return make_registration(worker, kind, when, **values)
 
 
 def text(response) -> str:

@@ -11,6 +11,7 @@ from django.utils.dateformat import format as format_date
 from checkins.models import Registration
 from employers.models import Contract, Employer
 from tests.browser.conftest import POSITION
+from tests.factories import make_registration
 
 CONFIRMATION = re.compile(r"/registrations/\d+/$")
 
@@ -40,9 +41,9 @@ def focused_name(page) -> str:
 
 
 def anne():
-    from accounts.models import Worker
+    from accounts.models import Person
 
-    return Worker.objects.get()
+    return Person.objects.get()
 
 
 def stored(**fields) -> Registration:
@@ -57,7 +58,9 @@ def stored(**fields) -> Registration:
         "street": "Rue du Midi",
         "source": Registration.Source.SMARTPHONE,
     }
-    return Registration.objects.create(**(values | fields))
+    values |= fields
+    worker, kind, when = values.pop("worker"), values.pop("kind"), values.pop("recorded_at")
+    return make_registration(worker, kind, when, **values)
 
 
 # Item 1: a submit that cannot be stored always says why.
