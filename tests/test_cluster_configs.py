@@ -36,10 +36,11 @@ def test_it_writes_a_balancer_config_that_haproxy_accepts(generated):
     assert "server node1 127.0.0.1:8201 check" in text
     assert "server node2 127.0.0.1:8202 check" in text
     assert "http-check send meth GET uri /readyz" in text
-    if shutil.which("haproxy") is None:
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
         pytest.skip("haproxy is not installed (bin/cluster up installs it)")
     result = subprocess.run(
-        ["haproxy", "-c", "-f", config], capture_output=True, text=True, timeout=30
+        [haproxy, "-c", "-f", config], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
