@@ -1,0 +1,89 @@
+"""deploy/: Kubernetes manifests valid against the Kubernetes schemas, without any cluster.
+
+kubernetes-validate carries the OpenAPI schemas of each Kubernetes release (offline); strict
+mode also refuses fields that the schema does not know (a typo in a probe would pass silently
+on a real cluster and never probe anything).
+"""
+
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+KUBERNETES = "1.33.0"
+
+
+def documents() -> list[tuple[str, dict]]:
+    found = []
+    for path in sorted(DEPLOY.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                found.append((f"{path.name}:{document['kind']}", document))
+    return found
+
+
+DOCUMENTS = documents()
+
+
+def by_kind(kind: str, name: str) -> dict:
+    return next(d for _, d in DOCUMENTS if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+@pytest.mark.parametrize(("where", "document"), DOCUMENTS, ids=[w for w, _ in DOCUMENTS])
+def test_it_validates_each_manifest_against_the_kubernetes_schema(where, document):
+    kubernetes_validate.validate(document, KUBERNETES, strict=True)
+
+
+def test_it_deploys_every_kind_an_operator_needs():
+    kinds = {kind_name.split(":")[1] for kind_name, _ in DOCUMENTS}
+    assert {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "Job",
+        "PodDisruptionBudget",
+    } <= kinds
+
+
+def test_it_probes_readiness_with_the_database_and_liveness_without():
+    web = by_kind("Deployment", "clao-web")["spec"]["template"]["spec"]["containers"][0]
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # The image's own command (the Dockerfile's gunicorn -c gunicorn.conf.py) is not replaced.
+    assert "command" not in web and "args" not in web
+    assert {"configMapRef": {"name": "clao-config"}} in web["envFrom"]
+    assert {"secretRef": {"name": "clao-secrets"}} in web["envFrom"]
+
+
+def test_it_migrates_directly_on_the_primary_with_the_same_image():
+    job = by_kind("Job", "clao-migrate-1-0-0")["spec"]["template"]["spec"]["containers"][0]
+    web = by_kind("Deployment", "clao-web")["spec"]["template"]["spec"]["containers"][0]
+    assert job["image"] == web["image"]
+    assert job["command"] == ["python", "manage.py", "migrate", "--no-input"]
+    env = {item["name"]: item for item in job["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_DIRECT_URL"
+    assert env["DB_TRANSACTION_POOLING"]["value"] == "0"
+
+
+def test_it_pools_per_transaction_as_the_settings_expect():
+    pgbouncer = by_kind("ConfigMap", "clao-pgbouncer")["data"]["pgbouncer.ini"]
+    assert re.search(r"^pool_mode = transaction$", pgbouncer, re.MULTILINE)
+    assert by_kind("ConfigMap", "clao-config")["data"]["DB_TRANSACTION_POOLING"] == "1"
+
+
+def test_it_only_sets_variables_that_the_settings_read():
+    settings_source = (ROOT / "clao" / "settings.py").read_text()
+    gunicorn_source = (ROOT / "gunicorn.conf.py").read_text()
+    for name in by_kind("ConfigMap", "clao-config")["data"]:
+        # FORWARDED_ALLOW_IPS is read by gunicorn itself.
+        assert (
+            f'"{name}"' in settings_source
+            or f'"{name}"' in gunicorn_source
+            or name == "FORWARDED_ALLOW_IPS"
+        ), name
