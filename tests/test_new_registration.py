@@ -183,6 +183,22 @@ def test_it_takes_the_employer_tapped_in_the_list(client, anne, nsi):
     assert (registration.enterprise_number, registration.employer) == ("0755123422", other)
 
 
+def test_it_says_a_typed_number_wins_over_a_ticked_employer(client, anne, nsi):
+    other = employer("0755123422", "Net & Propre SRL")
+    for item in (nsi, other):
+        Contract.objects.create(worker=anne, employer=item, kind="DIMONA", start_date=date.today())
+    client.force_login(anne)
+    assert '<p id="typed-wins" class="notice" role="status" hidden>' in form_page(client)
+    # Shown again after an error (no DDT choice): both are filled, the page says which counts.
+    response = submit(
+        client, kind="IN", employer="0755.123.422", enterprise_number="0450905686", ddt_choice=""
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert '<p id="typed-wins" class="notice" role="status">' in page
+    assert "C’est le numéro tapé qui sera enregistré, pas l’employeur coché." in page
+
+
 def test_it_asks_to_choose_among_several_employers(client, anne, nsi):
     other = employer("0755123422", "Net & Propre SRL")
     for item in (nsi, other):
