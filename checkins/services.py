@@ -6,6 +6,7 @@ corrections and the demo data all call `register`; nothing else creates `Registr
 idempotent per key, refusals with stable codes that each channel shows in its own way.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from employers.models import Employer
 from employers.numbers import parse_enterprise_number
 
 from .models import Registration
-from .rules import open_in_state
+from .rules import SwipeTiming, open_in_state, swipe_timing
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class RegistrationRefused(Exception):
 
     Codes: invalid_kind, invalid_source, invalid_enterprise_number, invalid_ddt, invalid_place,
     invalid_key, already_closed (an OUT meant to close an IN that is no longer the open one:
-    `registration` is what came after that IN).
+    `registration` is what came after that IN), too_late and in_future (a device's swipe
+    received more than rules.SWIPE_MAX_DELAY after it was made, or dated after its receipt).
     """
 
     def __init__(
@@ -119,6 +121,9 @@ def register(
     reason: str = "",
     closes: Registration | None = None,
     recorded_at: datetime | None = None,
+    device=None,
+    swiped_at: datetime | None = None,
+    known_employers: Mapping[str, Employer] | None = None,
 ) -> Registered:
     """Stores one registration of `worker`, once per `(key_scope, idempotency_key)`.
 
@@ -132,6 +137,11 @@ def register(
     - `recorded_at` is the server's time of receipt; only history loading (the demo data, an
       import) passes one. Channels never do.
     - The employer's name is copied as known now, so a later rename changes no record.
+    - `device` (an api.Device) and `swiped_at` (its clock's time of the swipe): a swipe
+      received too late or dated in the future is refused (rules.swipe_timing), unless its key
+      was already stored (a device resending after an outage gets the first one back).
+    - `known_employers`: employers already looked up by number (a batch does it once); a
+      number absent from it is looked up as usual.
     """
     if kind not in Registration.Kind.values:
         raise RegistrationRefused("invalid_kind", _("Choose IN or OUT."))
@@ -172,12 +182,26 @@ def register(
         )
         if stored is not None:
             return Registered(stored, created=False)
+        if swiped_at is not None:
+            timing = swipe_timing(swiped_at, timezone.now())
+            if timing is SwipeTiming.TOO_LATE:
+                raise RegistrationRefused(
+                    "too_late",
+                    _("This swipe reached ClaO more than 10 minutes after it was made."),
+                )
+            if timing is SwipeTiming.IN_FUTURE:
+                raise RegistrationRefused(
+                    "in_future", _("The time of this swipe is later than the time it arrived.")
+                )
         latest = next((r for r in found if r.worker_id == worker.pk), None)
         if closes is not None and (latest is None or latest.pk != closes.pk):
             raise RegistrationRefused(
                 "already_closed", _("This IN has already been closed."), registration=latest
             )
-        employer = Employer.objects.filter(number=number).first()
+        if known_employers is not None and number in known_employers:
+            employer = known_employers[number]
+        else:
+            employer = Employer.objects.filter(number=number).first()
         fields = {
             "worker": worker,
             "kind": kind,
@@ -190,6 +214,8 @@ def register(
             "idempotency_key": idempotency_key,
             "acted_by": acted_by,
             "reason": reason,
+            "device": device,
+            "swiped_at": swiped_at,
             **place.fields(),
         }
         if recorded_at is not None:

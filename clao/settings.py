@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "employers",
     "geo",
     "checkins",
+    "api",
 ]
 
 # The demo app (demo/: development IdP, demo people, streets and `loaddemo`) exists only here:
@@ -300,6 +301,12 @@ CLAO_PERMISSIONS_POLICY = envstr(
     "idle-detection=(), local-fonts=(), browsing-topics=()",
 )
 CSRF_FAILURE_VIEW = "clao.errors.csrf_failure"
+
+# The presence-registration web service (api/): requests per device credential and period
+# ("<count>/<period>", s m h or d; counters in Django's cache, shared through CACHE_URL=redis://),
+# and the largest body a batch may have (200 items take about 100 KB).
+CLAO_API_RATE = envstr("CLAO_API_RATE", "120/m")
+CLAO_API_MAX_BODY_BYTES = envint("CLAO_API_MAX_BODY_BYTES", str(512 * 1024))
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,7 @@ urlpatterns = [
     path("geo/", include("geo.urls")),
     path("", include("employers.urls")),
     path("", include("checkins.urls")),
+    path("", include("api.urls")),
 ]
 
 if settings.CLAO_DEV_IDP:

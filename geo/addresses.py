@@ -166,6 +166,24 @@ def resolve_address(postal_code: str, municipality_text: str) -> Municipality | 
     return next((m for m in candidates if key in m.search_names), None)
 
 
+def resolve_addresses(addresses: list[tuple[str, str]]) -> list[Municipality | None]:
+    """resolve_address for many (postal code, municipality text) pairs in one query: a batch
+    of a badge reader checks its 200 addresses at once."""
+    codes = {code.strip() for code, _text in addresses if POSTAL_CODE.fullmatch(code.strip())}
+    by_code: dict[str, list[Municipality]] = {}
+    for postal in PostalCode.objects.filter(code__in=codes).select_related("municipality"):
+        by_code.setdefault(postal.code, []).append(postal.municipality)
+    resolved = []
+    for code, text in addresses:
+        candidates = by_code.get(code.strip(), [])
+        key = search_key(text)
+        if not key:
+            resolved.append(candidates[0] if len(candidates) == 1 else None)
+        else:
+            resolved.append(next((m for m in candidates if key in m.search_names), None))
+    return resolved
+
+
 def learn_street(municipality: Municipality, name: str) -> Street | None:
     """Remembers a street a worker typed, to suggest it next time in that municipality.
 

@@ -54,3 +54,23 @@ def nsi(db):
     from tests.factories import make_employer
 
     return make_employer(link_token="nsi")
+
+
+@pytest.fixture
+def device(nsi):
+    """A badge reader of N.S.I. (may send for N.S.I. only); `device.token` is its plaintext."""
+    from tests.factories import make_device
+
+    reader, token = make_device(nsi, "Entrance reader")
+    reader.token = token
+    return reader
+
+
+@pytest.fixture
+def api_client(device):
+    """Django's test client speaking to the web service as `device`."""
+    return Client(
+        HTTP_HOST="testserver",
+        HTTP_AUTHORIZATION=f"Bearer {device.token}",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )

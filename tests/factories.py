@@ -1,7 +1,8 @@
 """Test data through the product's own paths: registrations only through checkins.services.
 
 Personas (fixtures in tests/conftest.py): `anne` (a worker), `other_worker` (Jan), anonymous
-(the plain `client`). Later issues add employer staff, inspectors and devices here.
+(the plain `client`), `device` (a badge reader of N.S.I. with its token). Later issues add
+employer staff and inspectors here.
 """
 
 import uuid
@@ -9,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import Person
+from api.credentials import issue_credential
+from api.models import Device
 from checkins.models import Registration
 from checkins.services import Place, register
 from employers.models import Employer
@@ -82,3 +85,10 @@ def make_registration(
         acted_by=acted_by,
         recorded_at=when,
     ).registration
+
+
+def make_device(
+    owner: Employer | None = None, label: str = "Reader 1", may_send_for=()
+) -> tuple[Device, str]:
+    """A device credential issued as the employer space and the command do; (device, token)."""
+    return issue_credential(owner or make_employer(), label, may_send_for)
