@@ -24,6 +24,7 @@ from checkins.models import Registration
 
 from .batches import store_batch
 from .credentials import authenticate_token
+from .docs import describe
 from .models import Device
 from .schemas import (
     MAX_BATCH,
@@ -284,8 +285,6 @@ def _stored(registration: Registration) -> dict:
 def docs(request: HttpRequest) -> HttpResponse:
     """A readable description of the service, rendered on the server from the same OpenAPI
     document (no CDN, no script: the site's CSP holds)."""
-    from .docs import describe
-
     context = describe(api.get_openapi_schema(path_prefix="/api/v1"))
     context["openapi_url"] = "/api/v1/openapi.json"
     return render(request, "api/docs.html", context)

@@ -408,3 +408,30 @@ def test_it_serves_a_readable_translated_documentation_page(client, db):
     assert "/api/v1/presence-registrations" in page
     assert "employer_not_allowed" in page
     assert "<script" not in page
+
+
+def test_it_shows_the_swipe_in_the_workers_day_list_with_badgeuse_as_source(
+    api_client, anne, client
+):
+    anne.language = "fr"
+    anne.save()
+    on_time = timezone.now() - timedelta(seconds=20)
+    late = timezone.now() - timedelta(minutes=8)
+    send(api_client, item("on-time", when=on_time), item("late", kind="OUT", when=late))
+    client.force_login(anne)
+
+    page = client.get("/").content.decode()
+
+    assert page.count("Badgeuse") == 2
+    local = timezone.localtime
+    # Both swipe times are shown; only the late one carries the note on its card.
+    assert f">{local(on_time):%H:%M:%S}</time>" in page
+    assert f">{local(late):%H:%M:%S}</time>" in page
+    with override("fr"):
+        from django.utils.translation import gettext
+
+        note = gettext("Badge swiped at %(swiped)s: reached ClaO late") % {
+            "swiped": f"{local(late):%H:%M}"
+        }
+    assert page.count(note) == 1
+    assert note != f"Badge swiped at {local(late):%H:%M}: reached ClaO late"

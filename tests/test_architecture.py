@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The product: what runs in production. Later apps (api, employer space, inspector space) are
 # one more name here.
-PRODUCT_APPS = ["clao", "accounts", "employers", "geo", "checkins"]
+PRODUCT_APPS = ["clao", "accounts", "employers", "geo", "checkins", "api"]
 # Demo and development code: installed only with CLAO_DEV_IDP=1 (clao/settings.py).
 DEMO_APPS = ["demo"]
 
@@ -34,6 +34,7 @@ LAYERS = {
         "geo/addresses.py",
         "geo/loading.py",
         "accounts/niss.py",
+        "api/credentials.py",
     ],
     # What answers requests: pages, their forms and URLs, and the request plumbing.
     "entry points": [
@@ -43,6 +44,10 @@ LAYERS = {
         "*/urls.py",
         "*/decorators.py",
         "*/middleware.py",
+        # The web service: its schemas, the batch it stores item by item, its docs page.
+        "api/schemas.py",
+        "api/batches.py",
+        "api/docs.py",
     ],
 }
 # Layer -> the layers its modules must never import (at module level or inside a function).
