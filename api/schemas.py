@@ -7,11 +7,11 @@ are plain strings here: their rules live in the domain, and a wrong one refuses 
 item, with a code, instead of the whole batch.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, StringConstraints, model_validator
 
 # No control characters (a NUL byte cannot be stored, a newline has no place in a number).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -26,6 +26,21 @@ def text(max_length: int, min_length: int = 0):
 
 
 ClientReference = text(100, min_length=1)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # The database knows offsets up to 15:59 and years from 1: a time any device could mean is
+    # taken in UTC, one that cannot be is refused like any malformed value.
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("this time cannot be represented in UTC") from exc
+    if not 1900 <= moment.year <= 9998:
+        raise ValueError("the year must be between 1900 and 9998")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class Coordinates(Schema):
@@ -69,7 +84,7 @@ class RegistrationIn(Schema):
         None, description="The declaration of works (DDT) number, if known."
     )
     placeOfWork: PlaceOfWork | None = None
-    registeredAt: AwareDatetime = Field(
+    registeredAt: Moment = Field(
         description="The device's time of the badge swipe, with its UTC offset."
     )
 
@@ -132,10 +147,10 @@ class RegistrationPage(Schema):
 
 
 class RegistrationQuery(Schema):
-    from_: AwareDatetime | None = Field(
+    from_: Moment | None = Field(
         None, alias="from", description="Swipes from this time on (inclusive)."
     )
-    to: AwareDatetime | None = Field(None, description="Swipes before this time (exclusive).")
+    to: Moment | None = Field(None, description="Swipes before this time (exclusive).")
     clientReference: ClientReference | None = None
     page: int = Field(1, ge=1, le=1_000_000)
     pageSize: int = Field(100, ge=1, le=MAX_BATCH)
