@@ -153,3 +153,18 @@ def test_it_refuses_to_run_without_the_development_idp(settings):
     with pytest.raises(CommandError):
         loaddemo()
     assert not Person.objects.exists()
+
+
+def test_it_creates_one_demo_badge_reader_whose_printed_token_works():
+    from django.test import Client
+
+    from api.models import Device
+
+    output = loaddemo()
+    loaddemo()
+
+    token = output.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+    assert Device.objects.count() == 1
+    assert Device.objects.get().may_send_for.count() == Employer.objects.count()
+    answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/presence-registrations")
+    assert answer.status_code == 200
