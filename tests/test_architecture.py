@@ -34,6 +34,8 @@ LAYERS = {
         "geo/addresses.py",
         "geo/loading.py",
         "accounts/niss.py",
+        # Where queries go (primary or replica): infrastructure the entry points call.
+        "clao/db_router.py",
     ],
     # What answers requests: pages, their forms and URLs, and the request plumbing.
     "entry points": [
@@ -43,6 +45,7 @@ LAYERS = {
         "*/urls.py",
         "*/decorators.py",
         "*/middleware.py",
+        "clao/health.py",
     ],
 }
 # Layer -> the layers its modules must never import (at module level or inside a function).
