@@ -323,6 +323,9 @@ CLAO_RATE_LIMITS = {
 for _group, _rate in CLAO_RATE_LIMITS.items():
     if not RATE_LIMIT.fullmatch(_rate):
         raise ImproperlyConfigured(f"CLAO_RATE_{_group.upper()}={_rate!r} is not like 30/m")
+# A street typed by workers is suggested to all once this many different workers typed it in
+# that municipality (geo.addresses.learn_street); before, only to those who typed it.
+CLAO_STREET_LEARNERS = envint("CLAO_STREET_LEARNERS", "3")
 RATELIMIT_VIEW = "clao.errors.rate_limited"
 RATELIMIT_IP_META_KEY = "clao.ratelimits.client_ip"
 

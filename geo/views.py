@@ -54,5 +54,6 @@ def street_suggestions(request: HttpRequest) -> HttpResponse:
         request.GET.get("q") or request.GET.get("street", ""),
         nis_code=(request.GET.get("nis") or request.GET.get("municipality_nis", "")).strip(),
         postal_code=request.GET.get("postal_code", "").strip(),
+        person=request.user,
     )
     return _suggestions(request, "geo/street_suggestions.html", {"streets": streets}, _("Streets"))
