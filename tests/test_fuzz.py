@@ -3,6 +3,7 @@ text, NUL bytes, huge numbers, Unicode digits and over-long values. The answer i
 server error: a page with a message, a 4xx page, or an empty answer while typing; and a
 refused input stores nothing."""
 
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -140,16 +141,81 @@ def test_it_shows_the_list_for_any_date(worker, date):
     ok(worker.get("/", {"date": date}, HTTP_HX_REQUEST="true"))
 
 
+@given(out_of=NASTY)
+def test_it_opens_the_form_for_any_out_of(worker, nsi, out_of):
+    response = worker.get("/registrations/new/", {"out_of": out_of})
+    ok(response)
+    assert response.status_code == 200
+
+
+FORM_FIELDS = [
+    "kind",
+    "client_token",
+    "employer",
+    "enterprise_number",
+    "ddt_choice",
+    "ddt_number",
+    "postal_code",
+    "municipality",
+    "street",
+    "house_number",
+    "box",
+    "municipality_nis",
+    "saved_address",
+    "latitude",
+    "longitude",
+    "accuracy",
+]
+VALID_FORM = {
+    "kind": "IN",
+    "enterprise_number": "0450.905.686",
+    "ddt_choice": "unknown",
+    "postal_code": "1000",
+    "municipality": "Bruxelles",
+    "street": "Rue du Midi",
+}
+FORMS = st.one_of(
+    # One field of a valid registration replaced: reaches the deepest checks.
+    st.builds(
+        lambda field, value: VALID_FORM | {field: value}, st.sampled_from(FORM_FIELDS), NASTY
+    ),
+    # Anything at all.
+    st.dictionaries(st.sampled_from(FORM_FIELDS), NASTY, max_size=len(FORM_FIELDS)),
+)
+
+
+@given(data=FORMS)
+def test_it_refuses_any_bad_form_with_a_message_and_stores_nothing(worker, geo_data, nsi, data):
+    data = {"client_token": str(uuid.uuid4())} | data
+    before = Registration.objects.count()
+    response = worker.post("/registrations/new/", data)
+    ok(response)
+    if response.status_code == 302 and response["Location"].startswith("/registrations/"):
+        assert Registration.objects.count() == before + 1
+    else:
+        assert Registration.objects.count() == before
+        assert response.status_code == 400
+        page = response.content.decode()
+        # The general notice, and the message itself under its field or above the form.
+        assert 'id="form-errors"' in page
+        assert 'class="error"' in page or 'class="errors" role="alert"' in page
+
+
 @given(
     data=st.dictionaries(
-        st.sampled_from(["client_token", "latitude", "longitude", "accuracy"]), NASTY
+        st.sampled_from(["client_token", "closes", "latitude", "longitude", "accuracy"]), NASTY
     )
 )
-def test_it_answers_any_quick_out(worker, nsi, data):
+def test_it_answers_any_quick_out(worker, anne, nsi, data):
+    from tests.factories import make_registration
+
+    if not Registration.objects.exists():
+        make_registration(anne, "IN", employer=nsi)
     before = Registration.objects.count()
     response = worker.post("/registrations/quick-out/", data)
     ok(response)
     assert response.status_code == 302
+    # No valid token among the values: the OUT goes through the form instead.
     assert Registration.objects.count() == before
 
 

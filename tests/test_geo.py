@@ -547,7 +547,6 @@ def test_it_suggests_a_learned_street_to_others_only_once_three_workers_typed_it
 ):
     from django.test import Client
 
-    
     assert settings.CLAO_STREET_LEARNERS == 3
     namur = municipality(NAMUR)
     others = [

@@ -93,12 +93,69 @@ def test_it_shows_a_translated_429_page_without_htmx(client, anne, limits, path)
 
 
 def test_it_counts_each_worker_on_their_own(client, anne, limits):
-    from accounts.models import Worker
+    from accounts.models import Person
 
     client.force_login(anne)
     for _ in range(3):
         client.get("/geo/municipalities/?q=10", HTTP_HX_REQUEST="true")
-    jan = Worker.objects.create_user(JAN["niss"], first_name=JAN["first_name"])
+    jan = Person.objects.create_user(JAN["niss"], first_name=JAN["first_name"])
     other = Client(HTTP_HOST="testserver")
     other.force_login(jan)
     assert other.get("/geo/municipalities/?q=10", HTTP_HX_REQUEST="true").status_code == 200
+
+
+FORM = {
+    "kind": "IN",
+    "enterprise_number": "0450.905.686",
+    "ddt_choice": "unknown",
+    "postal_code": "1000",
+    "municipality": "Bruxelles",
+    "street": "Rue du Midi",
+}
+
+
+def test_it_limits_the_form_submissions_and_keeps_what_was_typed(client, anne, nsi, settings):
+    import uuid
+
+    from checkins.models import Registration
+
+    settings.CLAO_RATE_LIMITS = {**settings.CLAO_RATE_LIMITS, "registration": "2/m"}
+    client.force_login(anne)
+    for kind in ("IN", "OUT"):
+        stored = client.post(
+            "/registrations/new/", FORM | {"kind": kind, "client_token": uuid.uuid4()}
+        )
+        assert stored.status_code == 302
+    # Showing the form is not limited; a third submission within the minute is.
+    assert client.get("/registrations/new/").status_code == 200
+    typed = FORM | {"client_token": uuid.uuid4(), "street": "Rue Haute"}
+    response = client.post("/registrations/new/", typed)
+    _assert_limited_page(response)
+    page = response.content.decode()
+    assert "Ce que vous avez encodé est conservé" in page
+    assert 'href="/registrations/new/"' in page
+    assert Registration.objects.count() == 2
+    # Back to the form: what was typed is there again.
+    form = client.get("/registrations/new/").content.decode()
+    assert 'value="Rue Haute"' in form
+
+
+def test_it_limits_the_quick_out(client, anne, nsi, settings):
+    from checkins.models import Registration
+    from tests.factories import make_registration
+
+    settings.CLAO_RATE_LIMITS = {**settings.CLAO_RATE_LIMITS, "quick_out": "2/m"}
+    make_registration(anne, "IN", employer=nsi)
+    client.force_login(anne)
+    for _ in range(2):
+        client.post("/registrations/quick-out/", {"client_token": "not a token"})
+    response = client.post(
+        "/registrations/quick-out/",
+        {
+            "client_token": "6f1c1f4e-8a53-4c61-9d83-3d2b6f0b7a10",
+            "latitude": "50.8",
+            "longitude": "4.3",
+        },
+    )
+    _assert_limited_page(response)
+    assert not Registration.objects.filter(kind="OUT").exists()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('geo', '0001_initial'),
+        ('geo', '0002_load_municipalities'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
