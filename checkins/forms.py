@@ -12,11 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from employers.ddt import parse_ddt
 from employers.numbers import parse_enterprise_number
 from geo.addresses import (
-    is_municipality_name,
     municipalities_for_postal_code,
     municipality_display_name,
     resolve_address,
 )
+from geo.text import search_key
 
 from .history import SavedAddress
 from .models import Registration
@@ -272,18 +272,22 @@ class RegistrationForm(PositionForm):
             self.add_error("postal_code", _("This Belgian postal code does not exist."))
             return
         municipality = resolve_address(data["postal_code"], data["municipality"])
-        if municipality is not None:
-            data["municipality"] = municipality_display_name(municipality, get_language())
-        elif len(candidates) == 1 and not is_municipality_name(data["municipality"]):
-            # A part of the municipality ("Laeken", "Jambes"): kept as typed.
-            municipality = candidates[0]
-        else:
+        if municipality is None:
+            # Neither a municipality of the code nor a part of one that the post office
+            # names under it (geo.MunicipalityPart): nothing else is taken as a place.
+            names = sorted({municipality_display_name(m, get_language()) for m in candidates})
             self.add_error(
                 "municipality",
-                _("This municipality does not match postal code %(code)s.")
-                % {"code": data["postal_code"]},
+                _(
+                    "This municipality does not match postal code %(code)s: type %(names)s, "
+                    "or the part of it that the post office names under this code."
+                )
+                % {"code": data["postal_code"], "names": " / ".join(names)},
             )
             return
+        if search_key(data["municipality"]) in municipality.search_names:
+            data["municipality"] = municipality_display_name(municipality, get_language())
+        # Otherwise a known part ("Laeken", "Jambes"): kept as typed.
         data["municipality_obj"] = municipality
 
 

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils.translation import get_language, pgettext
 
-from .models import Municipality, PostalCode, Street, StreetLearner
+from .models import Municipality, MunicipalityPart, PostalCode, Street, StreetLearner
 from .text import search_key
 
 SUGGESTION_LIMIT = 10
@@ -170,15 +170,25 @@ def is_municipality_name(text: str) -> bool:
 
 def resolve_address(postal_code: str, municipality_text: str) -> Municipality | None:
     """The municipality of an address typed in the form: the postal code must exist, and the
-    text must be one of the names of one of its municipalities in any language (accents and
-    case ignored). An empty text is enough when the code serves a single municipality.
-
-    Parts of municipalities ("Laeken", "Jambes", "Wilrijk") are not known: None for them."""
+    text must be one of the names of one of its municipalities in any language, or a part of
+    one known under that postal code ("1020 Laeken": MunicipalityPart, from BeST Address),
+    accents and case ignored. An empty text is enough when the code serves one municipality.
+    None for anything else."""
     candidates = municipalities_for_postal_code(postal_code)
     key = search_key(municipality_text)
     if not key:
         return candidates[0] if len(candidates) == 1 else None
-    return next((m for m in candidates if key in m.search_names), None)
+    found = next((m for m in candidates if key in m.search_names), None)
+    if found is None and candidates:
+        part = (
+            MunicipalityPart.objects.filter(
+                postal_code=postal_code.strip(), search_name=key, municipality__in=candidates
+            )
+            .select_related("municipality")
+            .first()
+        )
+        found = part.municipality if part is not None else None
+    return found
 
 
 def is_plausible_street_name(name: str) -> bool:

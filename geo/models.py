@@ -121,6 +121,41 @@ class PostalCode(models.Model):
         return f"{self.code} {self.municipality}"
 
 
+class MunicipalityPart(models.Model):
+    """A part of a municipality as the post office names it under a postal code ("1020
+    Laeken" in Bruxelles, "5100 Jambes" in Namur): from BeST Address's postname columns
+    (`manage.py importstreets`). The form accepts these besides the municipalities' names."""
+
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.CASCADE,
+        related_name="parts",
+        verbose_name=_("municipality"),
+        db_index=False,
+    )
+    postal_code = models.CharField(_("postal code"), max_length=4)
+    name = models.CharField(_("name"), max_length=100)
+    search_name = models.CharField(max_length=100, editable=False)
+
+    class Meta:
+        verbose_name = _("part of a municipality")
+        verbose_name_plural = _("parts of municipalities")
+        constraints = [
+            # Also the index of the form's check: WHERE postal_code = ... AND search_name = ...
+            models.UniqueConstraint(
+                fields=["postal_code", "search_name", "municipality"],
+                name="geo_municipalitypart_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.postal_code} {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_name = search_key(self.name)
+        super().save(*args, **kwargs)
+
+
 class Street(models.Model):
     """A street name offered as a suggestion; never a check that an address exists."""
 

@@ -26,7 +26,7 @@ from geo.addresses import (
     suggest_streets,
 )
 from geo.german_names import GERMAN_NAMES, GERMAN_SPEAKING
-from geo.models import Municipality, PostalCode, Street
+from geo.models import Municipality, MunicipalityPart, PostalCode, Street
 from geo.text import search_key
 from tests.saml import hidden_inputs
 
@@ -788,6 +788,36 @@ def test_it_makes_learned_and_demo_streets_official(tmp_path):
         Street.objects.filter(municipality__nis_code=BRUXELLES, search_name="rue du midi").count()
         == 1
     )
+
+
+def test_it_learns_the_parts_of_municipalities_from_the_post_office_names(tmp_path):
+    loadgeo()
+    rows = [
+        best_row(
+            BRUXELLES,
+            "1020",
+            "1",
+            fr="Rue Marie-Christine",
+            postname_fr="Laeken",
+            postname_nl="Laken",
+        ),
+        best_row(
+            BRUXELLES, "1020", "1", fr="Rue Marie-Christine", number="2", postname_fr="Laeken"
+        ),
+        best_row(NAMUR, "5100", "2", fr="Avenue Jean Materne", postname_fr="Jambes"),
+    ]
+    assert resolve_address("1020", "Laeken") is None
+    out, _ = importstreets(write_best_csv(tmp_path / "best.csv", rows))
+    assert "Parts of municipalities (post office names): 3" in out
+    assert resolve_address("1020", "Laeken") == municipality(BRUXELLES)
+    assert resolve_address("1020", "laken") == municipality(BRUXELLES)
+    assert resolve_address("5100", "JAMBES") == municipality(NAMUR)
+    # A part is known under its own postal code only.
+    assert resolve_address("1000", "Laeken") is None
+    assert resolve_address("5000", "Jambes") is None
+    # Importing again adds nothing.
+    importstreets(write_best_csv(tmp_path / "best.csv", rows))
+    assert MunicipalityPart.objects.count() == 3
 
 
 def test_it_imports_many_rows_in_batches(tmp_path, monkeypatch):
