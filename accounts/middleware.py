@@ -27,7 +27,7 @@ class LoginExpiryMiddleware:
             and request.path.startswith(WHILE_TYPING_PREFIXES)
             and (not request.user.is_authenticated or is_expired(request))
         ):
-            return HttpResponse(status=204)
+            return _nothing_while_typing(request)
         if (
             request.user.is_authenticated
             and not request.path.startswith(EXEMPT_PREFIXES)
@@ -56,6 +56,15 @@ class LoginExpiryMiddleware:
         if getattr(request, "htmx", False):
             return _htmx_redirect(redirect_to_login(target).url)
         return redirect_to_login(target)
+
+
+def _nothing_while_typing(request: HttpRequest) -> HttpResponse:
+    """An empty answer that leaves the browser's cookies alone. Sent with the cookie of a login
+    that has just ended, this request finds an empty session, for which SessionMiddleware
+    would delete the session cookie: the one the form's own submission may just have replaced
+    with the session keeping the typed form for after the login (a race that lost it)."""
+    request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)
+    return HttpResponse(status=204)
 
 
 def _htmx_redirect(url: str) -> HttpResponse:

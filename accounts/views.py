@@ -11,6 +11,7 @@ from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.providers.saml.utils import build_auth
 from allauth.socialaccount.providers.saml.views import SAMLViewMixin
+from allauth.socialaccount.providers.saml.views import login as allauth_saml_login
 from allauth.socialaccount.providers.saml.views import sls as allauth_sls
 from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
@@ -27,6 +28,8 @@ from django.views.decorators.http import require_GET, require_POST
 from lxml import etree
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from clao.ratelimits import limited
 
 from .expiry import stash_form
 from .models import ConsumedAssertion
@@ -170,8 +173,13 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
+# allauth's login start (the signed AuthnRequest, the state kept in the session).
+saml_login = limited("login", key="ip")(allauth_saml_login)
+
+
 @csrf_exempt
 @require_POST
+@limited("acs", key="ip")
 def acs(request: HttpRequest, organization_slug: str) -> HttpResponse:
     """allauth's ACS, which keeps the posted answer for the finish step in a new session row,
     but only for an answer that passes every check that needs no session: anything else is

@@ -13,7 +13,9 @@ the same database and session store.) Slow and disruptive: not part of `make tes
    once (CSRF cookie and token, as a browser does), then posts check-ins (IN, OUT, IN, ...) at a
    steady rate with a new `client_token` for each. A check-in whose answer is not "302 to its
    confirmation" (a 5xx, a reset connection, a time-out) is posted again with the SAME token
-   until it is answered. Every tenth step it also reads a past day of its list (the replica).
+   until it is answered. Every tenth check-in it reads its confirmation back, and a past day of
+   its list from a second cookie jar (another device, without the read-your-writes cookie:
+   those reads may come from the replica).
 3. Meanwhile, the main process: SIGKILLs app node 8201 (the whole process group), restarts it,
    restarts PgBouncer, stops the replica, starts it again.
 4. Then it counts, in the primary: each answered check-in must be stored exactly once, under the
@@ -134,14 +136,17 @@ def run_client(number: int, worker: dict, args: dict, start_at: float, results) 
 
     django.setup()
     browser = Browser(worker["session"])
+    # The same worker on another device, which has not written lately: its past days may be
+    # read from the replica (the writing browser carries the read-your-writes cookie).
+    reader = Browser(worker["session"])
     interval = args["clients"] / args["rate"]
     stop_at = start_at + args["duration"]
-    checkins, failures, reads = [], [], []
+    checkins, failures, reads, confirmations = [], [], [], []
 
-    def attempt(method, path, body=None):
+    def attempt(method, path, body=None, via=browser):
         moment = time.time()
         try:
-            status, headers, text = browser.request(method, path, body)
+            status, headers, text = via.request(method, path, body)
         except Exception as error:
             failures.append((moment, f"{type(error).__name__}"))
             return None
@@ -206,11 +211,15 @@ def run_client(number: int, worker: dict, args: dict, start_at: float, results) 
             }
         )
         kind = "OUT" if kind == "IN" else "IN"
-        if step % 10 == 0:
+        if step % 10 == 0 and stored_pk:
+            # The confirmation just answered, read back by the browser that wrote it.
+            answer = attempt("GET", f"/registrations/{stored_pk}/")
+            confirmations.append(answer[0] if answer else None)
+        if step % 10 == 5:
             # A past day of the list: a read that may come from the replica.
             yesterday = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
             moment = time.time()
-            answer = attempt("GET", f"/?date={yesterday}")
+            answer = attempt("GET", f"/?date={yesterday}", via=reader)
             reads.append((moment, answer[0] if answer else None))
     results.put(
         {
@@ -218,6 +227,7 @@ def run_client(number: int, worker: dict, args: dict, start_at: float, results) 
             "worker": worker["id"],
             "checkins": checkins,
             "failures": failures,
+            "confirmations": confirmations,
             "reads": reads,
         }
     )
@@ -316,8 +326,10 @@ def markdown(summary: dict) -> str:
         *[f"| {key.replace('_', ' ')} | {value} |" for key, value in counted.items()],
         f"| answer time p50 / p95 / max (ms, retries included) | {latency['p50']} / "
         f"{latency['p95']} / {latency['max']} |",
-        f"| past-day reads answered 200 / failed | {summary['reads_ok']} / "
+        f"| past-day reads (another device) answered 200 / failed | {summary['reads_ok']} / "
         f"{summary['reads_failed']} |",
+        f"| confirmations read back 200 / failed | {summary['confirmations_ok']} / "
+        f"{summary['confirmations_failed']} |",
         "",
         "| error window | from (s) | to (s) | seconds | failed attempts | seen by clients |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -401,6 +413,8 @@ def main() -> int:
         },
         "reads_ok": sum(1 for s in reads if s == 200),
         "reads_failed": sum(1 for s in reads if s != 200),
+        "confirmations_ok": sum(1 for r in results for s in r["confirmations"] if s == 200),
+        "confirmations_failed": sum(1 for r in results for s in r["confirmations"] if s != 200),
         "error_windows": error_windows(results, start_at),
     }
     print(markdown(summary))

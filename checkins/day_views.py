@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+
+from clao.db_router import reads_may_lag
 
 from .models import Registration, local_day_bounds
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
@@ -132,8 +135,11 @@ def home(request: HttpRequest) -> HttpResponse:
     start, end = local_day_bounds(day)
     # Always through the owner: another worker's registrations are never even queried.
     owned = request.user.registrations.all()
-    registrations = list(owned.on_local_day(day))
-    around = neighbours(owned, start, end)
+    # A past day may come from a replica a little behind (clao/db_router.py); today, and any
+    # page of a browser that has just written, read the primary.
+    with reads_may_lag() if day < today else nullcontext():
+        registrations = list(owned.on_local_day(day))
+        around = neighbours(owned, start, end)
 
     previous = next((r for r in around if r.recorded_at < start), None)
     following = min((r for r in around if r.recorded_at >= end), key=order_key, default=None)

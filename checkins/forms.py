@@ -1,5 +1,6 @@
 import dataclasses
 import re
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,11 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from employers.ddt import parse_ddt
 from employers.numbers import parse_enterprise_number
 from geo.addresses import (
-    is_municipality_name,
     municipalities_for_postal_code,
     municipality_display_name,
     resolve_address,
 )
+from geo.text import search_key
 
 from .history import SavedAddress
 from .models import Registration
@@ -129,7 +130,34 @@ class RegistrationForm(PositionForm):
     def __init__(self, *args, options: "FormOptions | None" = None, locked_ddt: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.locked_ddt = locked_ddt
+        self.damaged = self.is_bound and self._repair_hidden_fields()
         self.options_from(options or FormOptions())
+
+    def _repair_hidden_fields(self) -> bool:
+        """The hidden fields are filled by the page and registration.js, never typed: an error
+        on one would be shown nowhere and could not be corrected. A damaged one is replaced (a
+        new token, no position, no municipality hint) and the form is shown again with a
+        message, keeping everything typed. True when something was replaced."""
+        self.data = data = self.data.copy()
+        damaged = False
+        try:
+            uuid.UUID(str(data.get("client_token", "")))
+        except ValueError:
+            data["client_token"] = str(uuid.uuid4())
+            damaged = True
+        position = ("latitude", "longitude", "accuracy")
+        try:
+            for name in position:
+                self.fields[name].clean(data.get(name, ""))
+        except ValidationError:
+            for name in position:
+                data[name] = ""
+            damaged = True
+        # Only a hint for the street suggestions; the address is checked on its own.
+        nis = data.get("municipality_nis", "")
+        if nis and not re.fullmatch(r"[0-9]{5}", nis):
+            data["municipality_nis"] = ""
+        return damaged
 
     def options_from(self, options: FormOptions) -> None:
         """The proposed values. They only propose: what is posted is checked on its own, so a
@@ -181,6 +209,14 @@ class RegistrationForm(PositionForm):
 
     def clean(self):
         data = super().clean()
+        if self.damaged:
+            self.add_error(
+                None,
+                ValidationError(
+                    _("Part of the form was damaged on its way. Check it and send it again."),
+                    code="damaged",
+                ),
+            )
         self._clean_enterprise_number(data)
         data["ddt"] = self._clean_ddt(data)
         self._clean_place(data)
@@ -236,18 +272,22 @@ class RegistrationForm(PositionForm):
             self.add_error("postal_code", _("This Belgian postal code does not exist."))
             return
         municipality = resolve_address(data["postal_code"], data["municipality"])
-        if municipality is not None:
-            data["municipality"] = municipality_display_name(municipality, get_language())
-        elif len(candidates) == 1 and not is_municipality_name(data["municipality"]):
-            # A part of the municipality ("Laeken", "Jambes"): kept as typed.
-            municipality = candidates[0]
-        else:
+        if municipality is None:
+            # Neither a municipality of the code nor a part of one that the post office
+            # names under it (geo.MunicipalityPart): nothing else is taken as a place.
+            names = sorted({municipality_display_name(m, get_language()) for m in candidates})
             self.add_error(
                 "municipality",
-                _("This municipality does not match postal code %(code)s.")
-                % {"code": data["postal_code"]},
+                _(
+                    "This municipality does not match postal code %(code)s: type %(names)s, "
+                    "or the part of it that the post office names under this code."
+                )
+                % {"code": data["postal_code"], "names": " / ".join(names)},
             )
             return
+        if search_key(data["municipality"]) in municipality.search_names:
+            data["municipality"] = municipality_display_name(municipality, get_language())
+        # Otherwise a known part ("Laeken", "Jambes"): kept as typed.
         data["municipality_obj"] = municipality
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import worker_required_keeping_form
 from accounts.expiry import form_owner_value, pop_pending_form
+from clao.ratelimits import limited
 from employers.ddt import parse_ddt
 from employers.models import Employer, WorkDeclaration
 from employers.numbers import parse_enterprise_number
@@ -52,6 +53,7 @@ def qr_entry(request: HttpRequest, number: str) -> HttpResponse:
 
 @worker_required_keeping_form
 @require_http_methods(["GET", "POST"])
+@limited("registration", methods=("POST",))
 def new_registration(request: HttpRequest) -> HttpResponse:
     worker = request.user
     locked_ddt = request.session.get(QR_DDT, "")
@@ -188,12 +190,13 @@ def _store(request: HttpRequest, form: RegistrationForm, locked_ddt: str) -> Reg
         idempotency_key=str(data["client_token"]),
     )
     if result.created and not data["has_gps"]:
-        learn_street(data["municipality_obj"], place.street)
+        learn_street(data["municipality_obj"], place.street, request.user)
     return result.registration
 
 
 @login_required
 @require_POST
+@limited("quick_out")
 def quick_out(request: HttpRequest) -> HttpResponse:
     """ "Vous arrêtez de travailler ?": the OUT of the open (or forgotten) IN, at once."""
     form = QuickOutForm(request.POST)

@@ -1,6 +1,7 @@
 """ClaO settings: one module, configured only through environment variables."""
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_ratelimit",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     # After the CSP middleware in this list, so that it runs before it on the response.
     "accounts.middleware.IdpFormActionMiddleware",
     "clao.middleware.SecurityHeadersMiddleware",
+    # Turns a view's Ratelimited exception into clao.errors.rate_limited (429).
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 if CLAO_DEV_IDP:
     # Opened on another port than SITE_ROOT's, the login would go astray: say what to do.
@@ -277,15 +281,17 @@ if CLAO_SAML_IDP_METADATA_URL.startswith(("http://", "https://")):
     SECURE_CSP["form-action"].append(f"{_idp.scheme}://{_idp.netloc}")
 
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0" if DEBUG else "1")
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if envbool("CLAO_BEHIND_PROXY") else None
-)
+CLAO_BEHIND_PROXY = envbool("CLAO_BEHIND_PROXY")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CLAO_BEHIND_PROXY else None
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 # preload is a commitment (browsers ship the host as HTTPS-only for months): opt in only.
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD")
 # check --deploy warns about preload being off (security.W021): that is the choice above.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# django-ratelimit knows neither Django's own Redis backend (atomic INCR: fine, W001) nor a
+# local-memory cache as enough (E003: counts per process, which the README says).
+SILENCED_SYSTEM_CHECKS += ["django_ratelimit.W001", "django_ratelimit.E003"]
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -302,10 +308,33 @@ CLAO_PERMISSIONS_POLICY = envstr(
 )
 CSRF_FAILURE_VIEW = "clao.errors.csrf_failure"
 
+# Rate limits, "<count>/<period>" with s, m, h or d: per person when logged in, else per
+# client address. A request over its limit gets clao.errors.rate_limited (429). The counters
+# live in Django's cache: per process with the local-memory default, shared by every process
+# and node with CACHE_URL=redis://...
+RATE_LIMIT = re.compile(r"[0-9]+/[0-9]*[smhd]")
+CLAO_RATE_LIMITS = {
+    "login": envstr("CLAO_RATE_LOGIN", "30/m"),  # starting a login (per address)
+    "acs": envstr("CLAO_RATE_ACS", "30/m"),  # answers posted by the IdP (per address)
+    "registration": envstr("CLAO_RATE_REGISTRATION", "20/m"),  # the form's submissions
+    "quick_out": envstr("CLAO_RATE_QUICK_OUT", "10/m"),  # the one-tap OUT
+    "suggestions": envstr("CLAO_RATE_SUGGESTIONS", "120/m"),  # /geo/ while typing
+    "employer_name": envstr("CLAO_RATE_EMPLOYER_NAME", "60/m"),  # while typing a number
+}
+for _group, _rate in CLAO_RATE_LIMITS.items():
+    if not RATE_LIMIT.fullmatch(_rate):
+        raise ImproperlyConfigured(f"CLAO_RATE_{_group.upper()}={_rate!r} is not like 30/m")
+# A street typed by workers is suggested to all once this many different workers typed it in
+# that municipality (geo.addresses.learn_street); before, only to those who typed it.
+CLAO_STREET_LEARNERS = envint("CLAO_STREET_LEARNERS", "3")
+RATELIMIT_VIEW = "clao.errors.rate_limited"
+RATELIMIT_IP_META_KEY = "clao.ratelimits.client_ip"
 # The presence-registration web service (api/): requests per device credential and period
 # ("<count>/<period>", s m h or d; counters in Django's cache, shared through CACHE_URL=redis://),
 # and the largest body a batch may have (200 items take about 100 KB).
 CLAO_API_RATE = envstr("CLAO_API_RATE", "120/m")
+if not RATE_LIMIT.fullmatch(CLAO_API_RATE):
+    raise ImproperlyConfigured(f"CLAO_API_RATE={CLAO_API_RATE!r} is not like 120/m")
 CLAO_API_MAX_BODY_BYTES = envint("CLAO_API_MAX_BODY_BYTES", str(512 * 1024))
 
 LOGGING = {

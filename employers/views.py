@@ -7,6 +7,8 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from clao.ratelimits import limited
+
 from .models import Employer
 from .numbers import parse_enterprise_number
 
@@ -31,6 +33,7 @@ def personal_link(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@limited("employer_name")
 def employer_name(request: HttpRequest) -> HttpResponse:
     """The name of the employer whose number is being typed, shown under the field (htmx).
 

@@ -7,11 +7,12 @@ with the tables (the BeST import holds some 100 000 streets).
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils.translation import get_language, pgettext
 
-from .models import Municipality, PostalCode, Street
+from .models import Municipality, MunicipalityPart, PostalCode, Street, StreetLearner
 from .text import search_key
 
 SUGGESTION_LIMIT = 10
@@ -22,6 +23,12 @@ NIS_CODE = re.compile(r"[0-9]{5}")
 # "1000", "10", "1000 brux", "brux": an optional postal code (prefix), then a name (prefix).
 _QUERY = re.compile(r"\s*([0-9]{0,4})[\s,-]*(.*)", re.DOTALL)
 STREET_NAME_MAX_LENGTH = Street._meta.get_field("name").max_length
+# What may be learned from a worker's typing: real names are shorter than the column allows.
+LEARNED_NAME_MAX_LENGTH = 80
+# Letters and digits of any alphabet, spaces, and the punctuation of real street names
+# ("Rue de l'Église", "Sint-Pieters-Leeuwsesteenweg", "Av. W. Churchill", "Rue du 8 Mai (Jambes)").
+_STREET_CHARACTERS = re.compile(r"(?:[^\W_]|[ .,'’()/&°-])+")
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def format_address(
@@ -95,9 +102,14 @@ def suggest_municipalities(query: str, language: str | None = None) -> list[Muni
     ]
 
 
-def suggest_streets(query: str, *, nis_code: str = "", postal_code: str = "") -> list[Street]:
+def suggest_streets(
+    query: str, *, nis_code: str = "", postal_code: str = "", person=None
+) -> list[Street]:
     """At most 10 streets with a word starting with what was typed ("midi" finds "Rue du
     Midi"), official ones first, then by name. One query; nothing without a valid code.
+
+    A learned street is among them once enough different workers typed it, or when `person`
+    (the worker asking) is one of them: one worker's typing is never shown to others at once.
 
     The streets are those of the municipalities of the postal code when there is one, with
     those of `nis_code` first: the NIS code the form remembers from the suggestion chosen may
@@ -114,7 +126,10 @@ def suggest_streets(query: str, *, nis_code: str = "", postal_code: str = "") ->
         streets = Street.objects.filter(municipality__nis_code=nis_code)
     else:
         return []
-    return list(_matching(streets, key, nis_code)[:SUGGESTION_LIMIT])
+    shared = ~Q(source=Street.Source.LEARNED) | Q(learner_count__gte=settings.CLAO_STREET_LEARNERS)
+    if person is not None and person.pk is not None:
+        shared |= Q(Exists(StreetLearner.objects.filter(street=OuterRef("pk"), person=person)))
+    return list(_matching(streets.filter(shared), key, nis_code)[:SUGGESTION_LIMIT])
 
 
 def _matching(streets: QuerySet[Street], key: str, nis_code: str) -> QuerySet[Street]:
@@ -155,53 +170,69 @@ def is_municipality_name(text: str) -> bool:
 
 def resolve_address(postal_code: str, municipality_text: str) -> Municipality | None:
     """The municipality of an address typed in the form: the postal code must exist, and the
-    text must be one of the names of one of its municipalities in any language (accents and
-    case ignored). An empty text is enough when the code serves a single municipality.
-
-    Parts of municipalities ("Laeken", "Jambes", "Wilrijk") are not known: None for them."""
+    text must be one of the names of one of its municipalities in any language, or a part of
+    one known under that postal code ("1020 Laeken": MunicipalityPart, from BeST Address),
+    accents and case ignored. An empty text is enough when the code serves one municipality.
+    None for anything else."""
     candidates = municipalities_for_postal_code(postal_code)
     key = search_key(municipality_text)
     if not key:
         return candidates[0] if len(candidates) == 1 else None
-    return next((m for m in candidates if key in m.search_names), None)
+    found = next((m for m in candidates if key in m.search_names), None)
+    if found is None and candidates:
+        part = (
+            MunicipalityPart.objects.filter(
+                postal_code=postal_code.strip(), search_name=key, municipality__in=candidates
+            )
+            .select_related("municipality")
+            .first()
+        )
+        found = part.municipality if part is not None else None
+    return found
 
 
 def resolve_addresses(addresses: list[tuple[str, str]]) -> list[Municipality | None]:
-    """resolve_address for many (postal code, municipality text) pairs in one query: a batch
-    of a badge reader checks its 200 addresses at once."""
-    codes = {code.strip() for code, _text in addresses if POSTAL_CODE.fullmatch(code.strip())}
-    by_code: dict[str, list[Municipality]] = {}
-    for postal in PostalCode.objects.filter(code__in=codes).select_related("municipality"):
-        by_code.setdefault(postal.code, []).append(postal.municipality)
-    resolved = []
-    for code, text in addresses:
-        candidates = by_code.get(code.strip(), [])
-        key = search_key(text)
-        if not key:
-            resolved.append(candidates[0] if len(candidates) == 1 else None)
-        else:
-            resolved.append(next((m for m in candidates if key in m.search_names), None))
-    return resolved
+    """resolve_address for many (postal code, municipality text) pairs, each distinct pair
+    once: a badge reader's batch of 200 usually names a handful of places."""
+    found = {pair: resolve_address(*pair) for pair in set(addresses) if any(pair)}
+    return [found.get(pair) for pair in addresses]
 
 
-def learn_street(municipality: Municipality, name: str) -> Street | None:
-    """Remembers a street a worker typed, to suggest it next time in that municipality.
+def is_plausible_street_name(name: str) -> bool:
+    """Whether typed text may be learned as a street name: at most 80 characters of letters,
+    digits, spaces and the punctuation of real names, with a word of two letters or more.
+    Control characters, "' OR 1=1--", "<b>", "-----" or "12345" never are."""
+    return (
+        len(name) <= LEARNED_NAME_MAX_LENGTH
+        and _STREET_CHARACTERS.fullmatch(name) is not None
+        and _LETTER_WORD.search(name) is not None
+    )
+
+
+def learn_street(municipality: Municipality, name: str, person=None) -> Street | None:
+    """Remembers a street a worker (`person`) typed, to suggest it in that municipality: to
+    them at once, to other workers once CLAO_STREET_LEARNERS different workers typed it.
 
     Returns the street that now stands for that name: the existing one when the municipality
     already has it under any source and spelling (accents and case ignored), so a learned name
     never duplicates an official one. None when the text is not a plausible street name."""
     name = " ".join(name.split())
     key = search_key(name)
-    if len(key) < MIN_QUERY_LENGTH or len(name) > STREET_NAME_MAX_LENGTH:
+    if len(key) < MIN_QUERY_LENGTH or not is_plausible_street_name(name):
         return None
-    existing = Street.objects.filter(municipality=municipality, search_name=key).first()
-    if existing is not None:
-        return existing
-    try:
+    street = Street.objects.filter(municipality=municipality, search_name=key).first()
+    if street is None:
+        try:
+            with transaction.atomic():
+                street = Street.objects.create(
+                    municipality=municipality, name=name, source=Street.Source.LEARNED
+                )
+        except IntegrityError:
+            # Another request learned (or an import brought) the same street meanwhile.
+            street = Street.objects.get(municipality=municipality, search_name=key)
+    if street.source == Street.Source.LEARNED and person is not None:
         with transaction.atomic():
-            return Street.objects.create(
-                municipality=municipality, name=name, source=Street.Source.LEARNED
-            )
-    except IntegrityError:
-        # Another request learned (or an import brought) the same street meanwhile.
-        return Street.objects.filter(municipality=municipality, search_name=key).first()
+            _learner, new = StreetLearner.objects.get_or_create(street=street, person=person)
+            if new:
+                Street.objects.filter(pk=street.pk).update(learner_count=F("learner_count") + 1)
+    return street

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .models import Municipality, PostalCode, Street
+from .models import Municipality, MunicipalityPart, PostalCode, Street
 from .text import search_key
 
 BATCH_SIZE = 2000
@@ -24,6 +24,9 @@ SNIFF_BYTES = 64 * 1024
 STREET_COLUMNS = {"streetname_fr": "fr", "streetname_nl": "nl", "streetname_de": "de"}
 PLACE_CODE_COLUMNS = ("municipality_id", "postcode")
 MUNICIPALITY_NAME_COLUMNS = ("municipality_name_fr", "municipality_name_nl", "municipality_name_de")
+# The post office's name of the place (the part of the municipality: "Laeken", "Jambes").
+POSTNAME_COLUMNS = ("postname_fr", "postname_nl", "postname_de")
+PART_NAME_MAX_LENGTH = MunicipalityPart._meta.get_field("name").max_length
 # Addresses that no longer exist or never did: their streets may be gone too.
 SKIPPED_STATUSES = {"retired", "rejected"}
 NAME_MAX_LENGTH = Street._meta.get_field("name").max_length
@@ -42,6 +45,7 @@ class ImportSummary:
     skipped_status: int = 0
     unknown_municipalities: set[str] = field(default_factory=set)
     municipalities: set[int] = field(default_factory=set)
+    parts_written: int = 0
 
 
 class _CountingReader(io.RawIOBase):
@@ -198,6 +202,9 @@ def import_best_streets(
         if not any(name in columns for name in (*PLACE_CODE_COLUMNS, *MUNICIPALITY_NAME_COLUMNS)):
             raise BestFormatError("no municipality_id, postcode or municipality_name column")
         status = columns.getter("status")
+        postcode = columns.getter("postcode")
+        postnames = [columns.getter(name) for name in POSTNAME_COLUMNS if name in columns]
+        parts: dict[tuple[int, str, str], str] = {}  # (municipality, code, key): name
         municipalities = _Municipalities(columns)
         known: dict[tuple[str, ...], int | None] = {}
         seen: set[tuple[int, str]] = set()  # (municipality, search key) already in a batch
@@ -224,6 +231,12 @@ def import_best_streets(
                 summary.unknown_municipalities.add(municipalities.label(row))
                 continue
             summary.municipalities.add(municipality)
+            code = postcode(row)
+            for postname in postnames:
+                name = " ".join(postname(row).split())
+                key = search_key(name)
+                if key and len(name) <= PART_NAME_MAX_LENGTH and len(code) == 4:
+                    parts.setdefault((municipality, code, key), name)
             for street, language in street_columns:
                 name = " ".join(street(row).split())
                 key = search_key(name)
@@ -243,10 +256,27 @@ def import_best_streets(
                 summary.streets_written += _write(batch)
                 batch = []
         summary.streets_written += _write(batch)
+        summary.parts_written = _write_parts(parts)
         if progress is not None:
             progress(raw.count, total, summary)
     summary.streets_added = Street.objects.filter(source=Street.Source.OFFICIAL).count() - before
     return summary
+
+
+def _write_parts(parts: dict[tuple[int, str, str], str]) -> int:
+    """The parts of municipalities named in the file; those already known stay as they are."""
+    with transaction.atomic():
+        MunicipalityPart.objects.bulk_create(
+            [
+                MunicipalityPart(
+                    municipality_id=municipality, postal_code=code, name=name, search_name=key
+                )
+                for (municipality, code, key), name in parts.items()
+            ],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+    return len(parts)
 
 
 def _write(batch: list[Street]) -> int:

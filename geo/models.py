@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -120,6 +121,41 @@ class PostalCode(models.Model):
         return f"{self.code} {self.municipality}"
 
 
+class MunicipalityPart(models.Model):
+    """A part of a municipality as the post office names it under a postal code ("1020
+    Laeken" in Bruxelles, "5100 Jambes" in Namur): from BeST Address's postname columns
+    (`manage.py importstreets`). The form accepts these besides the municipalities' names."""
+
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.CASCADE,
+        related_name="parts",
+        verbose_name=_("municipality"),
+        db_index=False,
+    )
+    postal_code = models.CharField(_("postal code"), max_length=4)
+    name = models.CharField(_("name"), max_length=100)
+    search_name = models.CharField(max_length=100, editable=False)
+
+    class Meta:
+        verbose_name = _("part of a municipality")
+        verbose_name_plural = _("parts of municipalities")
+        constraints = [
+            # Also the index of the form's check: WHERE postal_code = ... AND search_name = ...
+            models.UniqueConstraint(
+                fields=["postal_code", "search_name", "municipality"],
+                name="geo_municipalitypart_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.postal_code} {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_name = search_key(self.name)
+        super().save(*args, **kwargs)
+
+
 class Street(models.Model):
     """A street name offered as a suggestion; never a check that an address exists."""
 
@@ -146,6 +182,11 @@ class Street(models.Model):
     search_name = models.CharField(max_length=200, editable=False)
     language = models.CharField(_("language"), max_length=2, choices=Language, blank=True)
     source = models.CharField(_("source"), max_length=8, choices=Source)
+    # A learned street is suggested to every worker only once this many different workers
+    # typed it (settings.CLAO_STREET_LEARNERS); before, only to those who did.
+    learner_count = models.PositiveIntegerField(
+        _("workers who typed it"), default=0, editable=False
+    )
 
     class Meta:
         verbose_name = _("street")
@@ -167,3 +208,28 @@ class Street(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.search_name = search_key(self.name)
         super().save(*args, **kwargs)
+
+
+class StreetLearner(models.Model):
+    """A worker who typed a learned street: each counts once in Street.learner_count."""
+
+    street = models.ForeignKey(
+        Street, on_delete=models.CASCADE, related_name="learners", verbose_name=_("street")
+    )
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("worker"),
+    )
+
+    class Meta:
+        verbose_name = _("worker who typed a street")
+        verbose_name_plural = _("workers who typed a street")
+        constraints = [
+            # Also the index of "did this worker type this street" (the suggestions).
+            models.UniqueConstraint(fields=["street", "person"], name="geo_streetlearner_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.street} ({self.person_id})"

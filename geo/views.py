@@ -6,6 +6,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from clao.ratelimits import limited
+
 from .addresses import suggest_municipalities, suggest_streets
 
 
@@ -24,6 +26,7 @@ def _suggestions(request: HttpRequest, fragment: str, context: dict, title) -> H
 
 @login_required
 @require_GET
+@limited("suggestions")
 def municipality_suggestions(request: HttpRequest) -> HttpResponse:
     """?q= a postal code prefix, a municipality name prefix in any language, or both.
 
@@ -43,6 +46,7 @@ def municipality_suggestions(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@limited("suggestions")
 def street_suggestions(request: HttpRequest) -> HttpResponse:
     """?q= (or ?street=, the field itself) the start of a word of the street name, with
     ?nis= (or ?municipality_nis=, the form's hidden field) or ?postal_code= for where."""
@@ -50,5 +54,6 @@ def street_suggestions(request: HttpRequest) -> HttpResponse:
         request.GET.get("q") or request.GET.get("street", ""),
         nis_code=(request.GET.get("nis") or request.GET.get("municipality_nis", "")).strip(),
         postal_code=request.GET.get("postal_code", "").strip(),
+        person=request.user,
     )
     return _suggestions(request, "geo/street_suggestions.html", {"streets": streets}, _("Streets"))

@@ -1,5 +1,9 @@
+import os
+
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.saml import ANNE
 
@@ -10,6 +14,16 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate limit counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -54,6 +68,20 @@ def nsi(db):
     from tests.factories import make_employer
 
     return make_employer(link_token="nsi")
+
+
+# Property-based tests (tests/test_fuzz.py): a few dozen examples per test, no deadline (the
+# machine is shared with other jobs: a slow example is not a failure), the same examples on
+# every CI run, no example database written into the work tree.
+hypothesis_settings.register_profile(
+    "clao",
+    max_examples=int(os.getenv("CLAO_FUZZ_EXAMPLES", "25")),
+    deadline=None,
+    derandomize=bool(os.getenv("CI")),
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("clao")
 
 
 @pytest.fixture

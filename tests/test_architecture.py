@@ -35,6 +35,8 @@ LAYERS = {
         "geo/loading.py",
         "accounts/niss.py",
         "api/credentials.py",
+        # Where queries go (primary or replica): infrastructure the entry points call.
+        "clao/db_router.py",
     ],
     # What answers requests: pages, their forms and URLs, and the request plumbing.
     "entry points": [
@@ -48,6 +50,7 @@ LAYERS = {
         "api/schemas.py",
         "api/batches.py",
         "api/docs.py",
+        "clao/health.py",
     ],
 }
 # Layer -> the layers its modules must never import (at module level or inside a function).

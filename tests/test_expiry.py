@@ -102,3 +102,22 @@ def test_it_answers_nothing_to_suggestions_asked_after_the_login_ended(client, l
         # ...and its submission goes through the login and comes back filled in.
         response = client.post("/registrations/new/", {"street": "Rue du Midi"})
         assert response["Location"] == "/login/?next=/registrations/new/"
+
+
+def test_it_leaves_the_session_cookie_alone_when_a_suggestion_arrives_after_the_login_ended(
+    client, anne
+):
+    """A suggestion asked with the cookie of a login that just ended must not delete the
+    session cookie that the form's submission set meanwhile (the typed form kept in it)."""
+    from django.test import Client
+
+    client.force_login(anne)
+    stale_cookie = client.cookies["sessionid"].value
+    client.post("/logout/")
+    late = Client(HTTP_HOST="testserver")
+    late.cookies["sessionid"] = stale_cookie
+    response = late.get(
+        "/geo/streets/", {"q": "midi", "postal_code": "1000"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204
+    assert "sessionid" not in response.cookies

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 import clao.urls
+from accounts.models import Person
 from checkins.models import Registration
 from demo.streets import load_demo_streets
 from geo.addresses import (
@@ -25,7 +26,7 @@ from geo.addresses import (
     suggest_streets,
 )
 from geo.german_names import GERMAN_NAMES, GERMAN_SPEAKING
-from geo.models import Municipality, PostalCode, Street
+from geo.models import Municipality, MunicipalityPart, PostalCode, Street
 from geo.text import search_key
 from tests.saml import hidden_inputs
 
@@ -401,7 +402,9 @@ def test_it_gives_the_data_of_each_street(geo, client, worker):
 
 
 def test_it_escapes_the_street_names(geo, client, worker):
-    learn_street(municipality(BRUXELLES), 'Rue "<b>x</b>"')
+    Street.objects.create(
+        municipality=municipality(BRUXELLES), name='Rue "<b>x</b>"', source=Street.Source.OFFICIAL
+    )
     page = client.get("/geo/streets/", {"nis": BRUXELLES, "q": "rue b"}, **HX).content.decode()
     assert "<b>" not in page
     assert 'data-street="Rue &quot;&lt;b&gt;x&lt;/b&gt;&quot;"' in page
@@ -418,7 +421,7 @@ def test_it_suggests_at_most_ten_streets_official_first(geo, client, worker):
         )
         for n in range(12)
     )
-    learn_street(bruxelles, "Rue Apprise")
+    learn_street(bruxelles, "Rue Apprise", worker)
     found = streets(client, nis=BRUXELLES, q="rue")
     assert len(found) == 10
     assert "Rue Apprise" not in found
@@ -476,10 +479,12 @@ def test_it_limits_the_lookup_queries(geo):
 
 
 def test_it_learns_a_street_typed_by_a_worker(geo, client, worker):
-    street = learn_street(municipality(NAMUR), "  Rue   Saint-Jacques ")
+    street = learn_street(municipality(NAMUR), "  Rue   Saint-Jacques ", worker)
     assert (street.name, street.source) == ("Rue Saint-Jacques", Street.Source.LEARNED)
     assert streets(client, nis=NAMUR, q="jacques") == ["Rue Saint-Jacques"]
-    assert learn_street(municipality(NAMUR), "rue saint jacques") == street
+    assert learn_street(municipality(NAMUR), "rue saint jacques", worker) == street
+    street.refresh_from_db()
+    assert street.learner_count == 1
     assert municipality(NAMUR).streets.filter(search_name="rue saint jacques").count() == 1
 
 
@@ -498,9 +503,75 @@ def test_it_learns_the_same_name_in_another_municipality(geo):
     assert learn_street(municipality(NAMUR), "Rue du Midi").source == Street.Source.LEARNED
 
 
-@pytest.mark.parametrize("typed", ["", "  ", "-", "x", "x" * 201])
-def test_it_does_not_learn_what_is_not_a_street_name(geo, typed):
-    assert learn_street(municipality(NAMUR), typed) is None
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "  ",
+        "-",
+        "x",
+        "x" * 201,
+        "Rue " + "a" * 80,
+        "' OR 1=1--",
+        "1; DROP TABLE geo_street",
+        "Rue\x00du Midi",
+        "Rue\x1bdu Midi",
+        "Rue du Midi\u202e",
+        "12345",
+        "-----",
+        "<b>Rue</b>",
+        "Rue du Midi = 1",
+        "٣٤٥ ٦٧",
+    ],
+)
+def test_it_does_not_learn_what_is_not_a_street_name(geo, worker, typed):
+    assert learn_street(municipality(NAMUR), typed, worker) is None
+    assert not Street.objects.filter(source=Street.Source.LEARNED).exists()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Rue de l'Église",
+        "Sint-Pieters-Leeuwsesteenweg",
+        "Av. W. Churchill",
+        "Rue du 8 Mai (Jambes)",
+    ],
+)
+def test_it_learns_real_street_names_with_their_punctuation(geo, worker, typed):
+    assert learn_street(municipality(NAMUR), typed, worker).name == typed
+
+
+def test_it_suggests_a_learned_street_to_others_only_once_three_workers_typed_it(
+    geo, client, worker, settings
+):
+    from django.test import Client
+
+    assert settings.CLAO_STREET_LEARNERS == 3
+    namur = municipality(NAMUR)
+    others = [
+        Person.objects.create_user(niss, first_name=name)
+        for niss, name in (("92021415810", "Jan"), ("78110324522", "Maria"), ("98472899765", "Ana"))
+    ]
+    fourth = Client(HTTP_HOST="testserver")
+    fourth.force_login(others[2])
+
+    learn_street(namur, "Rue Inventée", worker)
+    learn_street(namur, "rue inventee", worker)  # the same worker again: still one
+    assert streets(client, nis=NAMUR, q="invent") == ["Rue Inventée"]
+    assert streets(fourth, nis=NAMUR, q="invent") == []
+    learn_street(namur, "Rue Inventée", others[0])
+    assert streets(fourth, nis=NAMUR, q="invent") == []
+    learn_street(namur, "RUE INVENTEE", others[1])
+    assert streets(fourth, nis=NAMUR, q="invent") == ["Rue Inventée"]
+    assert Street.objects.get(search_name="rue inventee").learner_count == 3
+
+
+def test_it_counts_the_workers_of_each_municipality_apart(geo, client, worker, settings):
+    settings.CLAO_STREET_LEARNERS = 1
+    learn_street(municipality(NAMUR), "Rue Inventée", worker)
+    assert streets(client, nis=NAMUR, q="invent") == ["Rue Inventée"]
+    assert streets(client, nis=LIEGE, q="invent") == []
 
 
 # resolve_address and municipality_display_name
@@ -705,7 +776,9 @@ def test_it_imports_the_same_file_twice_without_change(tmp_path):
 def test_it_makes_learned_and_demo_streets_official(tmp_path):
     loadgeo()
     load_demo_streets()
-    learned = learn_street(municipality(GENT), "hoogpoort")
+    learned = learn_street(
+        municipality(GENT), "hoogpoort", Person.objects.create_user("92021415810")
+    )
     importstreets(write_best_csv(tmp_path / "best.csv"))
     learned.refresh_from_db()
     assert (learned.name, learned.source) == ("Hoogpoort", Street.Source.OFFICIAL)
@@ -715,6 +788,36 @@ def test_it_makes_learned_and_demo_streets_official(tmp_path):
         Street.objects.filter(municipality__nis_code=BRUXELLES, search_name="rue du midi").count()
         == 1
     )
+
+
+def test_it_learns_the_parts_of_municipalities_from_the_post_office_names(tmp_path):
+    loadgeo()
+    rows = [
+        best_row(
+            BRUXELLES,
+            "1020",
+            "1",
+            fr="Rue Marie-Christine",
+            postname_fr="Laeken",
+            postname_nl="Laken",
+        ),
+        best_row(
+            BRUXELLES, "1020", "1", fr="Rue Marie-Christine", number="2", postname_fr="Laeken"
+        ),
+        best_row(NAMUR, "5100", "2", fr="Avenue Jean Materne", postname_fr="Jambes"),
+    ]
+    assert resolve_address("1020", "Laeken") is None
+    out, _ = importstreets(write_best_csv(tmp_path / "best.csv", rows))
+    assert "Parts of municipalities (post office names): 3" in out
+    assert resolve_address("1020", "Laeken") == municipality(BRUXELLES)
+    assert resolve_address("1020", "laken") == municipality(BRUXELLES)
+    assert resolve_address("5100", "JAMBES") == municipality(NAMUR)
+    # A part is known under its own postal code only.
+    assert resolve_address("1000", "Laeken") is None
+    assert resolve_address("5000", "Jambes") is None
+    # Importing again adds nothing.
+    importstreets(write_best_csv(tmp_path / "best.csv", rows))
+    assert MunicipalityPart.objects.count() == 3
 
 
 def test_it_imports_many_rows_in_batches(tmp_path, monkeypatch):

@@ -14,6 +14,15 @@ from accounts.models import Person
 from checkins.models import Registration
 from employers.models import Contract, Employer, WorkDeclaration
 from tests.factories import make_registration
+from tests.pages import (
+    contains_html,
+    field_value,
+    is_hidden,
+    options,
+    selected,
+    suggested_kind,
+    tree,
+)
 from tests.saml import hidden_inputs
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +109,7 @@ def test_it_fills_the_only_employer(client, anne, nsi):
     Contract.objects.create(worker=anne, employer=nsi, kind="DIMONA", start_date=date(2025, 1, 1))
     client.force_login(anne)
     page = form_page(client)
-    assert 'name="enterprise_number" id="id_enterprise_number" value="0450.905.686"' in page
+    assert field_value(page, "enterprise_number") == "0450.905.686"
     assert "0450.905.686 - N.S.I." in page
 
 
@@ -129,8 +138,8 @@ def test_it_lists_at_most_five_employers_recent_ones_first(client, anne):
     # Used 2 days ago: first, before the employers known only from contracts.
     assert radios[0] == employers[5].display_number
     assert "0403.170.701 - Employer 5</span>" in page
-    assert 'id="id_enterprise_number" value=""' in page
-    assert "checked" not in page.split('name="employer"')[1].split(">")[0]
+    assert field_value(page, "enterprise_number") == ""
+    assert tree(page).xpath('//input[@name="employer"][@checked]') == []
 
 
 def test_it_proposes_numbers_used_in_30_days_whether_or_not_the_employer_is_known(
@@ -188,14 +197,14 @@ def test_it_says_a_typed_number_wins_over_a_ticked_employer(client, anne, nsi):
     for item in (nsi, other):
         Contract.objects.create(worker=anne, employer=item, kind="DIMONA", start_date=date.today())
     client.force_login(anne)
-    assert '<p id="typed-wins" class="notice" role="status" hidden>' in form_page(client)
+    assert is_hidden(form_page(client), "typed-wins")
     # Shown again after an error (no DDT choice): both are filled, the page says which counts.
     response = submit(
         client, kind="IN", employer="0755.123.422", enterprise_number="0450905686", ddt_choice=""
     )
     assert response.status_code == 400
     page = text(response)
-    assert '<p id="typed-wins" class="notice" role="status">' in page
+    assert not is_hidden(page, "typed-wins")
     assert "C’est le numéro tapé qui sera enregistré, pas l’employeur coché." in page
 
 
@@ -320,11 +329,11 @@ def test_it_lists_the_ddt_numbers_of_the_last_15_registrations_newest_first(clie
     )
     client.force_login(anne)
     page = form_page(client)
-    shown = [number for number in numbers if f'<option value="{number}">' in page]
+    shown = [number for number in numbers if number in options(page, "ddt_choice")]
     # The last 15 registrations hold 14 different numbers (the newest is a repeat).
     assert shown == numbers[3:]
     assert page.index(numbers[-1]) < page.index(numbers[-2])
-    assert '<option value="unknown">non connu</option>' in page
+    assert contains_html(page, '<option value="unknown">non connu</option>')
 
 
 def test_it_makes_not_known_an_explicit_choice(client, anne, nsi):
@@ -466,10 +475,10 @@ def test_it_writes_an_address_the_same_way_everywhere(client, anne, nsi):
 
 def test_it_suggests_in_first_then_out_after_an_in(client, anne):
     client.force_login(anne)
-    assert 'value="IN" class="button big primary"' in form_page(client)
+    assert suggested_kind(form_page(client)) == "IN"
     register(anne, timezone.now() - timedelta(hours=3))
     page = form_page(client)
-    assert 'value="OUT" class="button big primary"' in page
+    assert suggested_kind(page) == "OUT"
     assert "n’a pas d’OUT" not in page
 
 
@@ -479,7 +488,7 @@ def test_it_suggests_in_when_the_open_in_is_older_than_16_hours(client, anne):
     client.force_login(anne)
     with time_machine.travel(moment + timedelta(hours=17), tick=False):
         page = form_page(client)
-    assert 'value="IN" class="button big primary"' in page
+    assert suggested_kind(page) == "IN"
     assert "Votre IN du 28/11/26, 06:05 n’a pas d’OUT." in page
 
 
@@ -650,16 +659,16 @@ class TestQuickOut:
         )
         assert response["Location"] == f"{URL}?out_of={opened.pk}"
         page = text(client.get(response["Location"]))
-        assert 'value="OUT" class="button big primary"' in page
-        assert 'value="0450.905.686"' in page
-        assert '<option value="1Y1002V9KLZ6Z" selected>' in page
+        assert suggested_kind(page) == "OUT"
+        assert field_value(page, "enterprise_number") == "0450.905.686"
+        assert selected(page, "ddt_choice") == "1Y1002V9KLZ6Z"
         assert not Registration.objects.filter(kind="OUT").exists()
 
     def test_it_checks_ownership(self, client, anne, other):
         theirs = register(other, timezone.now() - timedelta(hours=1))
         client.force_login(anne)
         response = client.get(f"{URL}?out_of={theirs.pk}")
-        assert 'value="0450.905.686"' not in text(response)
+        assert field_value(text(response), "enterprise_number") == ""
         response = client.post(
             "/registrations/quick-out/",
             {"client_token": str(uuid.uuid4()), "closes": str(theirs.pk)} | GPS,

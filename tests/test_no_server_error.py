@@ -108,3 +108,46 @@ def test_it_goes_home_after_a_language_change_with_an_impossible_next(logged_in,
 def test_it_goes_back_to_the_page_after_a_language_change(logged_in):
     response = logged_in.post("/language/", {"language": "de", "next": "/help/"})
     assert response["Location"] == "/help/"
+
+
+VALID_FORM = {
+    "kind": "IN",
+    "enterprise_number": "0450.905.686",
+    "ddt_choice": "unknown",
+    "postal_code": "1000",
+    "municipality": "Bruxelles",
+    "street": "Rue du Midi",
+}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"client_token": ""},
+        {"client_token": "\x00"},
+        {"latitude": "NaN", "longitude": "4.3"},
+        {"latitude": "1e400", "longitude": "4.3"},
+        {"accuracy": "-1", "latitude": "50.8", "longitude": "4.3"},
+    ],
+)
+def test_it_explains_a_damaged_hidden_field_and_keeps_what_was_typed(logged_in, damage):
+    from checkins.models import Registration
+    from tests.saml import hidden_inputs
+
+    response = logged_in.post("/registrations/new/", VALID_FORM | {"street": "Rue Haute"} | damage)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Une partie du formulaire a été abîmée en chemin." in page
+    assert 'value="Rue Haute"' in page
+    assert not Registration.objects.exists()
+    # Sent again as shown (a new token, no position): stored.
+    again = hidden_inputs(page)
+    resent = VALID_FORM | {"street": "Rue Haute", "client_token": again["client_token"]}
+    assert logged_in.post("/registrations/new/", resent).status_code == 302
+    assert Registration.objects.get().street == "Rue Haute"
+
+
+@pytest.mark.parametrize("out_of", ["²", "9" * 5000, "-1", "1e3", "\x00"])
+def test_it_opens_an_empty_form_for_an_impossible_out_of(logged_in, out_of):
+    response = logged_in.get("/registrations/new/", {"out_of": out_of})
+    assert response.status_code == 200

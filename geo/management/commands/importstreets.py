@@ -41,7 +41,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Rows read: {summary.rows} in {time.monotonic() - started:.1f} s\n"
             f"Streets: {summary.streets_written} in {len(summary.municipalities)} "
-            f"municipalities ({summary.streets_added} new official streets)"
+            f"municipalities ({summary.streets_added} new official streets)\n"
+            f"Parts of municipalities (post office names): {summary.parts_written}"
         )
         if summary.skipped_status:
             self.stdout.write(f"Rows of retired or rejected addresses: {summary.skipped_status}")
