@@ -128,8 +128,9 @@ def _worker(niss: str, workers: dict[str, Person]) -> Person:
 
 
 def store_batch(device: Device, items: list[RegistrationIn]) -> list[ItemResult]:
-    """One transaction for the batch (one commit instead of 200: a commit waits for the disk),
-    each item in its own savepoint inside register(). The known workers are locked first, in
+    """One transaction for the batch (one commit instead of 200: a commit waits for the disk);
+    register() needs no savepoint of its own and raises its refusals outside its block, so a
+    refused item leaves the batch's transaction usable. The known workers are locked first, in
     one query and in id order, so that two batches naming the same workers cannot deadlock."""
     with transaction.atomic():
         return _store_batch(device, items)
@@ -238,5 +239,4 @@ def _store_item(
         key_scope=device.key_scope,
         device=device,
         swiped_at=item.registeredAt,
-        known_employers=allowed,
     )

@@ -70,22 +70,29 @@ def chosen_day(value: str | None, today: date) -> tuple[date, str]:
     return day, ""
 
 
-def neighbours(owned: QuerySet, start: datetime, end: datetime) -> list[Registration]:
-    """In ONE query: the registration just before the day, the one just after, the latest.
+def day_and_neighbours(
+    owned: QuerySet, start: datetime, end: datetime
+) -> tuple[list[Registration], list[Registration]]:
+    """In ONE query: the day's registrations (newest first), and beside them the registration
+    just before the day, the one just after and the latest.
 
-    Each subquery is a LIMIT 1 walk of the (worker, -recorded_at) index, however long
-    the worker's history is.
+    The day is a range walk of the (worker, -recorded_at) index, each neighbour a LIMIT 1 walk
+    of it, however long the worker's history is.
     """
     before = owned.filter(recorded_at__lt=start).order_by("-recorded_at", "-pk")
     after = owned.filter(recorded_at__gte=end).order_by("recorded_at", "pk")
     latest = owned.order_by("-recorded_at", "-pk")
-    return list(
+    rows = list(
         owned.filter(
-            Q(pk=Subquery(before.values("pk")[:1]))
+            Q(recorded_at__gte=start, recorded_at__lt=end)
+            | Q(pk=Subquery(before.values("pk")[:1]))
             | Q(pk=Subquery(after.values("pk")[:1]))
             | Q(pk=Subquery(latest.values("pk")[:1]))
-        )
+        ).order_by("-recorded_at", "-pk")
     )
+    day = [r for r in rows if start <= r.recorded_at < end]
+    around = [r for r in rows if not start <= r.recorded_at < end]
+    return day, around
 
 
 def order_key(registration: Registration) -> tuple[datetime, int]:
@@ -138,8 +145,7 @@ def home(request: HttpRequest) -> HttpResponse:
     # A past day may come from a replica a little behind (clao/db_router.py); today, and any
     # page of a browser that has just written, read the primary.
     with reads_may_lag() if day < today else nullcontext():
-        registrations = list(owned.on_local_day(day))
-        around = neighbours(owned, start, end)
+        registrations, around = day_and_neighbours(owned, start, end)
 
     previous = next((r for r in around if r.recorded_at < start), None)
     following = min((r for r in around if r.recorded_at >= end), key=order_key, default=None)

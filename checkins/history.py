@@ -64,10 +64,19 @@ def employer_options(worker) -> list[EmployerOption]:
     return list(ordered.values())[:MAX_EMPLOYERS]
 
 
-def ddt_options(worker) -> list[str]:
-    """The DDT numbers of the last 15 registrations, newest first, without repeats."""
-    numbers = worker.registrations.order_by("-recorded_at").values_list("ddt_number", flat=True)
-    return [number for number in dict.fromkeys(numbers[:MAX_DDT_REGISTRATIONS]) if number]
+def recent_registrations(worker) -> list:
+    """The worker's last 15 registrations, newest first: the DDT history and the latest one
+    (the open-IN rule) in one query."""
+    return list(
+        worker.registrations.select_related("employer").order_by("-recorded_at", "-pk")[
+            :MAX_DDT_REGISTRATIONS
+        ]
+    )
+
+
+def ddt_options(recent: list) -> list[str]:
+    """The DDT numbers of the last 15 registrations (recent_registrations), without repeats."""
+    return [number for number in dict.fromkeys(r.ddt_number for r in recent) if number]
 
 
 @dataclass(frozen=True)

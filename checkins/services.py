@@ -6,14 +6,14 @@ corrections and the demo data all call `register`; nothing else creates `Registr
 idempotent per key, refusals with stable codes that each channel shows in its own way.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Subquery
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -123,7 +123,6 @@ def register(
     recorded_at: datetime | None = None,
     device=None,
     swiped_at: datetime | None = None,
-    known_employers: Mapping[str, Employer] | None = None,
 ) -> Registered:
     """Stores one registration of `worker`, once per `(key_scope, idempotency_key)`.
 
@@ -140,8 +139,6 @@ def register(
     - `device` (an api.Device) and `swiped_at` (its clock's time of the swipe): a swipe
       received too late or dated in the future is refused (rules.swipe_timing), unless its key
       was already stored (a device resending after an outage gets the first one back).
-    - `known_employers`: employers already looked up by number (a batch does it once); a
-      number absent from it is looked up as usual.
     """
     if kind not in Registration.Kind.values:
         raise RegistrationRefused("invalid_kind", _("Choose IN or OUT."))
@@ -164,75 +161,115 @@ def register(
         )
     scope = key_scope or person_scope(acted_by or worker)
 
-    with transaction.atomic():
-        # The lock that serialises this worker's writes (held until the commit).
-        Person.objects.select_for_update().filter(pk=worker.pk).values_list("pk").first()
-        owned = Registration.objects.filter(worker=worker)
-        latest_pk = owned.order_by("-recorded_at", "-pk").values("pk")[:1]
-        # One query: the registration already stored under this key (any worker), and the
-        # worker's latest one.
-        found = list(
-            Registration.objects.filter(
-                Q(key_scope=scope, idempotency_key=idempotency_key) | Q(pk=Subquery(latest_pk))
-            ).select_related("employer")
-        )
-        stored = next(
-            (r for r in found if (r.key_scope, r.idempotency_key) == (scope, idempotency_key)),
-            None,
-        )
+    # Refusals are raised after the block: without a savepoint of its own, an exception inside
+    # would doom a caller's enclosing transaction (a batch of a badge reader).
+    refused = None
+    # No savepoint: inside a caller's transaction it would cost two round trips for nothing.
+    with transaction.atomic(using=_write_db(), savepoint=False):
+        stored, latest = _lock_and_read(worker, scope, idempotency_key)
         if stored is not None:
             return Registered(stored, created=False)
-        if swiped_at is not None:
-            timing = swipe_timing(swiped_at, timezone.now())
-            if timing is SwipeTiming.TOO_LATE:
-                raise RegistrationRefused(
-                    "too_late",
-                    _("This swipe reached ClaO more than 10 minutes after it was made."),
-                )
-            if timing is SwipeTiming.IN_FUTURE:
-                raise RegistrationRefused(
-                    "in_future", _("The time of this swipe is later than the time it arrived.")
-                )
-        latest = next((r for r in found if r.worker_id == worker.pk), None)
-        if closes is not None and (latest is None or latest.pk != closes.pk):
-            raise RegistrationRefused(
+        refused = _swipe_refusal(swiped_at)
+        if refused is not None:
+            pass
+        elif closes is not None and (latest is None or latest.pk != closes.pk):
+            refused = RegistrationRefused(
                 "already_closed", _("This IN has already been closed."), registration=latest
             )
-        if known_employers is not None and number in known_employers:
-            employer = known_employers[number]
         else:
-            employer = Employer.objects.filter(number=number).first()
-        fields = {
-            "worker": worker,
-            "kind": kind,
-            "enterprise_number": number,
-            "employer": employer,
-            "employer_name": employer.name if employer else "",
-            "ddt_number": ddt_number,
-            "source": source,
-            "key_scope": scope,
-            "idempotency_key": idempotency_key,
-            "acted_by": acted_by,
-            "reason": reason,
-            "device": device,
-            "swiped_at": swiped_at,
-            **place.fields(),
-        }
-        if recorded_at is not None:
-            fields["recorded_at"] = recorded_at
-        if scope == person_scope(worker):
-            # Serialised by the lock: the key cannot have been taken meanwhile.
-            return Registered(Registration.objects.create(**fields), created=True)
-        # Another scope (a device, someone acting for the worker) may race on the same key
-        # for another worker: the unique constraint decides.
-        try:
-            with transaction.atomic():
+            known = Employer.objects.filter(number=number)
+            fields = {
+                "worker": worker,
+                "kind": kind,
+                "enterprise_number": number,
+                # The employer and its name as known now, looked up inside the INSERT itself
+                # (one round trip); RETURNING gives them back to the instance.
+                "employer_id": Subquery(known.values("pk")[:1]),
+                "employer_name": Coalesce(Subquery(known.values("name")[:1]), Value("")),
+                "ddt_number": ddt_number,
+                "source": source,
+                "key_scope": scope,
+                "idempotency_key": idempotency_key,
+                "acted_by": acted_by,
+                "reason": reason,
+                "device": device,
+                "swiped_at": swiped_at,
+                **place.fields(),
+            }
+            if recorded_at is not None:
+                fields["recorded_at"] = recorded_at
+            if scope == person_scope(worker):
+                # Serialised by the lock: the key cannot have been taken meanwhile.
                 return Registered(Registration.objects.create(**fields), created=True)
-        except IntegrityError:
-            pass
+            # Another scope (a device, someone acting for the worker) may race on the same key
+            # for another worker: the unique constraint decides.
+            try:
+                with transaction.atomic(using=_write_db()):
+                    return Registered(Registration.objects.create(**fields), created=True)
+            except IntegrityError:
+                pass
+    if refused is not None:
+        raise refused
     return Registered(
-        Registration.objects.get(key_scope=scope, idempotency_key=idempotency_key), created=False
+        Registration.objects.using(_write_db()).get(
+            key_scope=scope, idempotency_key=idempotency_key
+        ),
+        created=False,
     )
+
+
+def _swipe_refusal(swiped_at: datetime | None) -> RegistrationRefused | None:
+    if swiped_at is None:
+        return None
+    timing = swipe_timing(swiped_at, timezone.now())
+    if timing is SwipeTiming.TOO_LATE:
+        return RegistrationRefused(
+            "too_late", _("This swipe reached ClaO more than 10 minutes after it was made.")
+        )
+    if timing is SwipeTiming.IN_FUTURE:
+        return RegistrationRefused(
+            "in_future", _("The time of this swipe is later than the time it arrived.")
+        )
+    return None
+
+
+def _write_db() -> str:
+    return router.db_for_write(Registration)
+
+
+# On PostgreSQL the lock and the read are one call of a function (checkins migration 0004).
+LOCK_AND_READ = "SELECT * FROM clao_lock_worker_and_read(%s, %s, %s)"
+
+
+def _lock_and_read(
+    worker: Person, scope: str, key: str
+) -> tuple[Registration | None, Registration | None]:
+    """Locks the worker's row (serialising their writes until the commit), then reads the
+    registration already stored under the key (any worker) and the worker's latest one."""
+    using = _write_db()
+    if connections[using].vendor == "postgresql":
+        found = list(
+            Registration.objects.db_manager(using).raw(LOCK_AND_READ, [worker.pk, scope, key])
+        )
+    else:
+        # Elsewhere (the SQLite demo) the same two steps as two queries.
+        Person.objects.using(using).select_for_update().filter(pk=worker.pk).values_list(
+            "pk"
+        ).first()
+        latest_pk = (
+            Registration.objects.using(using)
+            .filter(worker=worker)
+            .order_by("-recorded_at", "-pk")
+            .values("pk")[:1]
+        )
+        found = list(
+            Registration.objects.using(using).filter(
+                Q(key_scope=scope, idempotency_key=key) | Q(pk=Subquery(latest_pk))
+            )
+        )
+    stored = next((r for r in found if (r.key_scope, r.idempotency_key) == (scope, key)), None)
+    latest = next((r for r in found if r.worker_id == worker.pk), None)
+    return stored, latest
 
 
 def latest_registration(worker: Person) -> Registration | None:

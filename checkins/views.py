@@ -18,7 +18,13 @@ from employers.views import START_EMPLOYER
 from geo.addresses import learn_street
 
 from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, FormOptions, QuickOutForm, RegistrationForm
-from .history import EmployerOption, ddt_options, employer_options, saved_addresses
+from .history import (
+    EmployerOption,
+    ddt_options,
+    employer_options,
+    recent_registrations,
+    saved_addresses,
+)
 from .models import Registration
 from .rules import open_in_state
 from .services import Place, RegistrationRefused, latest_registration, person_scope, register
@@ -72,7 +78,8 @@ def new_registration(request: HttpRequest) -> HttpResponse:
             # with the first one): show what was stored.
             return redirect("registration_detail", pk=stored.pk)
     start = _start_employer(request)
-    options = _options(worker, start)
+    recent = recent_registrations(worker)
+    options = _options(worker, start, recent)
     if request.method == "POST":
         form.options_from(options)
     elif (restored := pop_pending_form(request)) is not None:
@@ -80,7 +87,7 @@ def new_registration(request: HttpRequest) -> HttpResponse:
     else:
         initial = _initial(request, start, options.employers)
         form = RegistrationForm(initial=initial, options=options, locked_ddt=locked_ddt)
-    last = latest_registration(worker)
+    last = recent[0] if recent else None
     state = open_in_state(last, timezone.now())
     bound = form.data if form.is_bound else form.initial
     context = {
@@ -111,14 +118,14 @@ def new_registration(request: HttpRequest) -> HttpResponse:
     return render(request, "checkins/new.html", context, status=400 if form.errors else 200)
 
 
-def _options(worker, start: Employer | None) -> FormOptions:
+def _options(worker, start: Employer | None, recent: list[Registration]) -> FormOptions:
     employers = employer_options(worker)
     if start is not None:
         first = EmployerOption.of(start)
         employers = [first, *[e for e in employers if e.number != first.number]][:5]
     return FormOptions(
         employers=employers,
-        ddt_numbers=ddt_options(worker),
+        ddt_numbers=ddt_options(recent),
         saved_addresses=saved_addresses(worker),
     )
 

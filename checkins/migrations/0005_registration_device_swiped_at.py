@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('api', '0001_initial'),
-        ('checkins', '0003_registration_idempotency_scope_acted_by'),
+        ('checkins', '0004_lock_worker_and_read'),
         ('employers', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
