@@ -1,7 +1,7 @@
 """Failure test of the loopback cluster: steady check-ins while parts of it die, then the count.
 
     bin/cluster up
-    bin/cluster failover-test [--clients 6] [--rate 30] [--duration 80] [--json FILE]
+    bin/cluster failover-test [--clients 12] [--rate 30] [--duration 80] [--json FILE] [--calm]
 
 (`bin/cluster failover-test` runs this file with the app nodes' environment, so that it reaches
 the same database and session store.) Slow and disruptive: not part of `make test`.
@@ -347,7 +347,7 @@ def markdown(summary: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--clients", type=int, default=12)
     parser.add_argument("--rate", type=float, default=30.0, help="check-ins per second, in all")
     parser.add_argument("--duration", type=float, default=80.0, help="seconds of load")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

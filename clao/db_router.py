@@ -57,9 +57,12 @@ def replica_usable() -> bool:
     global _replica_down_until
     if REPLICA not in connections.settings or time.monotonic() < _replica_down_until:
         return False
+    replica = connections[REPLICA]
     try:
-        # With CONN_HEALTH_CHECKS this also pings a connection kept from an earlier request.
-        connections[REPLICA].ensure_connection()
+        # A connection kept from an earlier request may have died with the replica: with
+        # CONN_HEALTH_CHECKS it is pinged once per request, and closed if dead.
+        replica.close_if_health_check_failed()
+        replica.ensure_connection()
     except DatabaseError as error:
         _replica_down_until = time.monotonic() + REPLICA_RETRY_AFTER
         logger.warning("replica unreachable, reading from the primary: %s", error)
