@@ -16,11 +16,11 @@ from django.utils.translation import gettext_lazy as _
 
 from geo.addresses import (
     POSTAL_CODE,
-    is_municipality_name,
     municipalities_for_postal_code,
     municipality_display_name,
     resolve_address,
 )
+from geo.text import search_key
 
 from .ddt import parse_ddt
 from .models import Employer, WorkDeclaration
@@ -86,23 +86,22 @@ def check_address(values: dict) -> tuple[dict, dict]:
         errors["postal_code"] = _("A Belgian postal code has 4 digits.")
     elif not municipalities_for_postal_code(clean["postal_code"]):
         errors["postal_code"] = _("This Belgian postal code does not exist.")
+    elif not clean["municipality"]:
+        errors["municipality"] = _("Enter the municipality.")
     else:
+        # The worker form's rule (geo.addresses.resolve_address): a municipality of the
+        # postal code, or a part of one that the post office names under it.
         candidates = municipalities_for_postal_code(clean["postal_code"])
         municipality = resolve_address(clean["postal_code"], clean["municipality"])
-        if municipality is not None:
+        if municipality is None:
+            names = sorted({municipality_display_name(m, get_language()) for m in candidates})
+            errors["municipality"] = _(
+                "This municipality does not match postal code %(code)s: type %(names)s, "
+                "or the part of it that the post office names under this code."
+            ) % {"code": clean["postal_code"], "names": " / ".join(names)}
+        elif search_key(clean["municipality"]) in municipality.search_names:
             clean["municipality"] = municipality_display_name(municipality, get_language())
-        elif (
-            len(candidates) == 1
-            and clean["municipality"]
-            and not is_municipality_name(clean["municipality"])
-        ):
-            pass  # A part of the municipality ("Laeken", "Jambes"): kept as typed.
-        elif not clean["municipality"]:
-            errors["municipality"] = _("Enter the municipality.")
-        else:
-            errors["municipality"] = _("This municipality does not match postal code %(code)s.") % {
-                "code": clean["postal_code"]
-            }
+        # Otherwise a known part ("Laeken", "Jambes"): kept as typed.
     return clean, errors
 
 

@@ -83,6 +83,7 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("clao")
 
+
 @pytest.fixture
 def nsi_manager(nsi):
     """Access manager of N.S.I. (Sophie Lambert in the demo)."""

@@ -213,7 +213,7 @@ def test_it_creates_a_declaration_and_opens_its_poster(staff, nsi, geo_data):
         ({"number": "1Y1005D7JWM3O"}, "A declaration number has 13 characters"),
         ({"postal_code": "0999"}, "A Belgian postal code has 4 digits."),
         ({"postal_code": "1001"}, "This Belgian postal code does not exist."),
-        ({"municipality": "Gent"}, "This municipality does not match postal code 1000."),
+        ({"municipality": "Gent"}, "This municipality does not match postal code 1000"),
         ({"street": ""}, "Enter the street."),
         ({"latitude": "50.8"}, "Give both coordinates of the site, or none."),
         ({"latitude": "95", "longitude": "4"}, "Give a number between -90 and 90"),
