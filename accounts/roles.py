@@ -51,3 +51,8 @@ def current_space(spaces: list[Space], path: str) -> Space | None:
     """The space a path belongs to: the longest matching prefix."""
     matching = [space for space in spaces if path.startswith(space.path_prefix)]
     return max(matching, key=lambda space: len(space.path_prefix), default=None)
+
+
+def spaces_named(keys: list[str]) -> list[Space]:
+    """The spaces of these keys, in the header's order (unknown keys are ignored)."""
+    return [space for space, _check in SPACES if space.key in keys]
