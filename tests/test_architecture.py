@@ -293,14 +293,10 @@ def test_it_loads_history_by_copy_only_where_named():
         if matches(relative(path), ALSO_CHECKED_FOR_REGISTRATION_WRITES)
     )
     found = {
-        (path, function)
-        for path in checked
-        for function in copy_writes((ROOT / path).read_text())
+        (path, function) for path in checked for function in copy_writes((ROOT / path).read_text())
     }
     assert found == set(HISTORY_LOADERS)
-    assert copy_writes("def f(c): c.copy(f'COPY checkins_registration ({x}) FROM STDIN')") == {
-        "f"
-    }
+    assert copy_writes("def f(c): c.copy(f'COPY checkins_registration ({x}) FROM STDIN')") == {"f"}
 
 
 def test_it_recognises_every_way_of_creating_registrations():
