@@ -13,7 +13,7 @@ from django.conf import settings
 
 from accounts.niss import compact_niss
 from bench.docs import write_section
-from bench.growth import enterprise_numbers, shift_times
+from bench.growth import enterprise_numbers
 from bench.web import niss_numbers
 from employers.numbers import parse_enterprise_number
 
@@ -25,15 +25,6 @@ def test_it_makes_valid_niss_and_enterprise_numbers_for_the_history():
         assert compact_niss(niss) == niss
     for number in enterprise_numbers(300):
         assert parse_enterprise_number(number).number == number
-
-
-def test_it_spreads_a_day_at_the_sectors_hours():
-    from datetime import date
-
-    for count in (1, 2, 3, 4):
-        times = shift_times(date(2026, 3, 29), count)  # a DST day (23 hours)
-        assert [kind for kind, _moment in times] == ["IN", "OUT", "IN", "OUT"][:count]
-        assert [moment for _kind, moment in times] == sorted(moment for _kind, moment in times)
 
 
 def test_it_rewrites_only_its_own_section_of_the_benchmarks_page(tmp_path):
