@@ -1,21 +1,23 @@
 """Failure test of the loopback cluster: steady check-ins while parts of it die, then the count.
 
     bin/cluster up
-    bin/cluster failover-test [--clients 12] [--rate 30] [--duration 80] [--json FILE] [--calm]
+    bin/cluster failover-test [--clients 12] [--workers 240] [--rate 30] [--duration 80]
+                              [--json FILE] [--calm]
 
 (`bin/cluster failover-test` runs this file with the app nodes' environment, so that it reaches
 the same database and session store.) Slow and disruptive: not part of `make test`.
 
-1. Makes one worker per client (NISS numbers of 1990 not used by the demo) and logs each one in
+1. Makes the workers (NISS numbers of 1990 not used by the demo) and logs each one in
    without the identity provider: a session in the shared session store (Django's test Client
    `force_login`, the same login() the SAML callback ends with), whose cookie the client sends.
 2. Each client process, through the balancer on 127.0.0.1:8200, fetches the registration form
-   once (CSRF cookie and token, as a browser does), then posts check-ins (IN, OUT, IN, ...) at a
-   steady rate with a new `client_token` for each. A check-in whose answer is not "302 to its
-   confirmation" (a 5xx, a reset connection, a time-out) is posted again with the SAME token
-   until it is answered. Every tenth check-in it reads its confirmation back, and a past day of
-   its list from a second cookie jar (another device, without the read-your-writes cookie:
-   those reads may come from the replica).
+   once per worker it plays (CSRF cookie and token, as a browser does), then posts check-ins at a
+   steady rate, its workers in turn (IN, OUT, IN, ... for each; a few a minute per worker,
+   below the per-person rate limit), with a new `client_token` for each. A check-in whose answer
+   is not "302 to its confirmation" (a 5xx, a reset connection, a time-out) is posted again with
+   the SAME token until it is answered. Every tenth check-in it reads its confirmation back,
+   and a past day of its list from a second cookie jar (another device, without the
+   read-your-writes cookie: those reads may come from the replica).
 3. Meanwhile, the main process: SIGKILLs app node 8201 (the whole process group), restarts it,
    restarts PgBouncer, stops the replica, starts it again.
 4. Then it counts, in the primary: each answered check-in must be stored exactly once, under the
@@ -37,7 +39,7 @@ import sys
 import time
 import uuid
 from datetime import timedelta
-from http.client import HTTPConnection
+from http.client import HTTPConnection, RemoteDisconnected
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -116,10 +118,19 @@ class Browser:
             data = urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Referer"] = f"http://{BALANCER[0]}:{BALANCER[1]}{FORM}"
+        reused = self.connection.sock is not None
         try:
             self.connection.request(method, path, body=data, headers=headers)
             response = self.connection.getresponse()
             text = response.read().decode("utf-8", "replace")
+        except (BrokenPipeError, ConnectionResetError, RemoteDisconnected):
+            self.connection.close()
+            self.connection = None
+            if not reused:
+                raise
+            # The balancer closed this idle keep-alive connection: like a browser, send the
+            # request again at once on a new one (a check-in keeps its token).
+            return self.request(method, path, body)
         except Exception:
             self.connection.close()
             self.connection = None
@@ -131,19 +142,17 @@ class Browser:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, text
 
 
-def run_client(number: int, worker: dict, args: dict, start_at: float, results) -> None:
+def run_client(number: int, workers: list[dict], args: dict, start_at: float, results) -> None:
+    """One client process: the check-ins of several workers, in turn (each stays far below the
+    per-person limit on the form's submissions, CLAO_RATE_REGISTRATION)."""
     import django
 
     django.setup()
-    browser = Browser(worker["session"])
-    # The same worker on another device, which has not written lately: its past days may be
-    # read from the replica (the writing browser carries the read-your-writes cookie).
-    reader = Browser(worker["session"])
     interval = args["clients"] / args["rate"]
     stop_at = start_at + args["duration"]
     checkins, failures, reads, confirmations = [], [], [], []
 
-    def attempt(method, path, body=None, via=browser):
+    def attempt(via: Browser, method, path, body=None):
         moment = time.time()
         try:
             status, headers, text = via.request(method, path, body)
@@ -155,29 +164,40 @@ def run_client(number: int, worker: dict, args: dict, start_at: float, results) 
             return None
         return status, headers, text
 
-    csrf = None
-    while csrf is None and time.time() < stop_at:
-        answer = attempt("GET", FORM)
-        if answer and answer[0] == 200 and (found := CSRF_INPUT.search(answer[2])):
-            csrf = found.group(1)
-        elif answer:
-            raise SystemExit(f"client {number}: the form answered {answer[0]}: not logged in?")
-        else:
-            time.sleep(RETRY_PAUSE)
+    phones = []
+    for worker in workers:
+        phone = {
+            "browser": Browser(worker["session"]),
+            # The same worker on another device, which has not written lately: its past days
+            # may be read from the replica (the writing browser has the read-your-writes mark).
+            "reader": Browser(worker["session"]),
+            "kind": worker["first_kind"],
+            "csrf": None,
+        }
+        while phone["csrf"] is None and time.time() < stop_at:
+            answer = attempt(phone["browser"], "GET", FORM)
+            if answer and answer[0] == 200 and (found := CSRF_INPUT.search(answer[2])):
+                phone["csrf"] = found.group(1)
+            elif answer:
+                raise SystemExit(f"client {number}: the form answered {answer[0]}: not logged in?")
+            else:
+                time.sleep(RETRY_PAUSE)
+        phones.append(phone)
 
     while time.time() < start_at:
         time.sleep(0.01)
-    step, kind = 0, worker["first_kind"]
+    step = 0
     next_at = start_at + number * interval / args["clients"]
     while time.time() < stop_at:
         time.sleep(max(0.0, next_at - time.time()))
         next_at += interval
+        phone = phones[step % len(phones)]
         step += 1
         token = str(uuid.uuid4())
         fields = {
-            "csrfmiddlewaretoken": csrf,
+            "csrfmiddlewaretoken": phone["csrf"],
             "client_token": token,
-            "kind": kind,
+            "kind": phone["kind"],
             "enterprise_number": "0450.905.686",
             "ddt_choice": "unknown",
             "latitude": "50.845060",
@@ -188,7 +208,7 @@ def run_client(number: int, worker: dict, args: dict, start_at: float, results) 
         tries, stored_pk = 0, None
         while stored_pk is None and time.time() - first < GIVE_UP_AFTER:
             tries += 1
-            answer = attempt("POST", FORM, fields)
+            answer = attempt(phone["browser"], "POST", FORM, fields)
             if answer is None:
                 time.sleep(RETRY_PAUSE)
                 continue
@@ -203,28 +223,27 @@ def run_client(number: int, worker: dict, args: dict, start_at: float, results) 
         checkins.append(
             {
                 "token": token,
-                "kind": kind,
+                "kind": phone["kind"],
                 "pk": stored_pk,
                 "sent": first,
                 "answered": time.time() if stored_pk else None,
                 "tries": tries,
             }
         )
-        kind = "OUT" if kind == "IN" else "IN"
+        phone["kind"] = "OUT" if phone["kind"] == "IN" else "IN"
         if step % 10 == 0 and stored_pk:
             # The confirmation just answered, read back by the browser that wrote it.
-            answer = attempt("GET", f"/registrations/{stored_pk}/")
+            answer = attempt(phone["browser"], "GET", f"/registrations/{stored_pk}/")
             confirmations.append(answer[0] if answer else None)
         if step % 10 == 5:
             # A past day of the list: a read that may come from the replica.
             yesterday = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
             moment = time.time()
-            answer = attempt("GET", f"/?date={yesterday}", via=reader)
+            answer = attempt(phone["reader"], "GET", f"/?date={yesterday}")
             reads.append((moment, answer[0] if answer else None))
     results.put(
         {
             "client": number,
-            "worker": worker["id"],
             "checkins": checkins,
             "failures": failures,
             "confirmations": confirmations,
@@ -347,7 +366,13 @@ def markdown(summary: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=12)
+    parser.add_argument("--clients", type=int, default=12, help="client processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=240,
+        help="workers logged in, shared by the clients (each posts a few check-ins a minute)",
+    )
     parser.add_argument("--rate", type=float, default=30.0, help="check-ins per second, in all")
     parser.add_argument("--duration", type=float, default=80.0, help="seconds of load")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -361,17 +386,19 @@ def main() -> int:
     from django.utils import timezone
 
     since = timezone.now() - timedelta(seconds=1)
-    workers = log_in_workers(args.clients)
+    workers = log_in_workers(args.workers)
     connections.close_all()
 
-    start_at = time.time() + 5  # time to fetch the forms
+    # Time for every worker's browser to fetch its form (CSRF) first.
+    start_at = time.time() + 10 + args.workers / 10
     results_queue = multiprocessing.Queue()
     settings = {"clients": args.clients, "rate": args.rate, "duration": args.duration}
     processes = [
         multiprocessing.Process(
-            target=run_client, args=(number, worker, settings, start_at, results_queue)
+            target=run_client,
+            args=(number, workers[number :: args.clients], settings, start_at, results_queue),
         )
-        for number, worker in enumerate(workers)
+        for number in range(args.clients)
     ]
     for process in processes:
         process.start()

@@ -96,7 +96,13 @@ class ReadYourWritesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         marked_until = request.COOKIES.get(READ_YOUR_WRITES_COOKIE, "")
-        recent = marked_until.isdigit() and int(marked_until) > time.time()
+        # A timestamp of ours: ASCII digits ("²" is a digit for str.isdigit(), not for int()).
+        recent = (
+            marked_until.isascii()
+            and marked_until.isdigit()
+            and len(marked_until) <= 12
+            and int(marked_until) > time.time()
+        )
         if recent:
             with pinned_to_primary():
                 response = self.get_response(request)

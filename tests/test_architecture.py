@@ -29,6 +29,7 @@ LAYERS = {
         "*/models.py",
         "checkins/rules.py",
         "checkins/services.py",
+        "checkins/chain.py",
         "*/numbers.py",
         "*/ddt.py",
         "geo/addresses.py",

@@ -151,3 +151,22 @@ def test_it_explains_a_damaged_hidden_field_and_keeps_what_was_typed(logged_in, 
 def test_it_opens_an_empty_form_for_an_impossible_out_of(logged_in, out_of):
     response = logged_in.get("/registrations/new/", {"out_of": out_of})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("cookie", "path"),
+    [
+        ("sessionid=abcdefgh\x00xyz", "/"),
+        ("sessionid=abcdefgh\x00xyz", "/registrations/new/"),
+        ("saml-acs-session=abcdefgh\x00xyz", "/accounts/saml/csam/acs/finish/"),
+        ("clao_rw=²²²", "/"),
+        ("clao_rw=" + "9" * 5000, "/"),
+    ],
+)
+def test_it_ignores_a_session_cookie_no_session_can_have(client, cookie, path):
+    response = client.get(path, HTTP_COOKIE=cookie)
+    assert response.status_code in (302, 403)
+
+
+def test_it_still_reads_a_real_session_cookie(logged_in):
+    assert logged_in.get("/").status_code == 200

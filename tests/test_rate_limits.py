@@ -82,7 +82,14 @@ def test_it_answers_an_empty_429_while_typing(client, anne, limits, path):
     assert response.content == b""
 
 
-@pytest.mark.parametrize("path", ["/geo/municipalities/?q=10", "/geo/streets/?q=midi"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/geo/municipalities/?q=10",
+        "/geo/streets/?q=midi",
+        "/employers/name/?enterprise_number=0450905686",
+    ],
+)
 def test_it_shows_a_translated_429_page_without_htmx(client, anne, limits, path):
     anne.language = "de"
     anne.save()

@@ -33,6 +33,13 @@ function init(args)
     end
     index = index + 1
   end
+  if #rows == 0 then
+    -- Fewer lines than threads (a short check-in run left few open INs): share them all.
+    for line in io.lines(os.getenv("BENCH_DATA")) do
+      local session, closes = string.match(line, "^([^\t]*)\t?(.*)$")
+      table.insert(rows, { session = session, closes = closes })
+    end
+  end
 end
 
 local function token()
