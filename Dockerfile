@@ -43,6 +43,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DEBUG=0 \
     CLAO_VAR_DIR=/app/var
+# DejaVu Sans: the DDT poster's PDF prints every language's letters (employer_space/poster.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin clao
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app /app

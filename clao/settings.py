@@ -82,7 +82,11 @@ INSTALLED_APPS = [
     "employers",
     "geo",
     "checkins",
+<<<<<<< HEAD
     "api",
+=======
+    "employer_space",
+>>>>>>> main
 ]
 
 # The demo app (demo/: development IdP, demo people, streets and `loaddemo`) exists only here:
@@ -141,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.languages",
+                "accounts.context_processors.spaces",
             ],
         },
     },
@@ -337,11 +342,46 @@ if not RATE_LIMIT.fullmatch(CLAO_API_RATE):
     raise ImproperlyConfigured(f"CLAO_API_RATE={CLAO_API_RATE!r} is not like 120/m")
 CLAO_API_MAX_BODY_BYTES = envint("CLAO_API_MAX_BODY_BYTES", str(512 * 1024))
 
+# E-mail (the personalised links), as Django 6.1's MAILERS: the console in development, SMTP by
+# default in production; any e-mail backend by its dotted path (e.g. django-anymail's).
+_EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+_EMAIL_OPTIONS = {}
+if _EMAIL_BACKEND.endswith(".smtp.EmailBackend"):
+    _EMAIL_OPTIONS = {
+        "host": envstr("EMAIL_HOST", "localhost"),
+        "port": envint("EMAIL_PORT", "25"),
+        "username": envstr("EMAIL_HOST_USER"),
+        "password": envstr("EMAIL_HOST_PASSWORD"),
+        "use_tls": envbool("EMAIL_USE_TLS"),
+        "use_ssl": envbool("EMAIL_USE_SSL"),
+        "timeout": envint("EMAIL_TIMEOUT", "10"),
+    }
+elif _EMAIL_BACKEND.endswith(".filebased.EmailBackend"):
+    _EMAIL_OPTIONS = {"file_path": envstr("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))}
+MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "ClaO <no-reply@localhost>")
+# SMS (the personalised links): console | twilio (employers/sms.py).
+CLAO_SMS_BACKEND = envstr("CLAO_SMS_BACKEND", "console" if DEBUG else "twilio")
+CLAO_SMS_TWILIO_ACCOUNT_SID = envstr("CLAO_SMS_TWILIO_ACCOUNT_SID")
+CLAO_SMS_TWILIO_AUTH_TOKEN = envstr("CLAO_SMS_TWILIO_AUTH_TOKEN")
+CLAO_SMS_FROM = envstr("CLAO_SMS_FROM")
+if CLAO_SMS_BACKEND not in ("console", "locmem", "twilio"):
+    raise ImproperlyConfigured("CLAO_SMS_BACKEND: console, locmem or twilio")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"one_line": {"()": "clao.logging.OneLineFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "one_line"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # fpdf2's font subsetting (the DDT poster) logs every table it prunes at INFO.
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", account_views.logout),
     path("accounts/", include("allauth.urls")),
     path("geo/", include("geo.urls")),
+    path("employer/", include("employer_space.urls")),
     path("", include("employers.urls")),
     path("", include("checkins.urls")),
     path("", include("api.urls")),

@@ -1,4 +1,5 @@
-"""The people the development IdP can log in as: the demo workers, plus one newcomer."""
+"""The people the development IdP can log in as: the demo workers, the access manager of each
+demo employer, plus one newcomer."""
 
 DEMO_PEOPLE = [
     # One employer.
@@ -11,6 +12,21 @@ DEMO_PEOPLE = [
     {"niss": "98472899765", "first_name": "Ana", "last_name": "Popescu", "language": "en"},
 ]
 
+# Employers' staff: the access manager of each demo employer (the link token of loaddemo's
+# EMPLOYERS). They log in like everyone and find the employer space in the header.
+DEMO_STAFF = [
+    {"niss": "75041210175", "first_name": "Sophie", "last_name": "Lambert", "language": "fr",
+     "employer": "nsi-demo"},
+    {"niss": "80091520323", "first_name": "Marc", "last_name": "Dupont", "language": "fr",
+     "employer": "net-propre"},
+    {"niss": "69112230576", "first_name": "Els", "last_name": "Janssens", "language": "nl",
+     "employer": "schoonmaak-vlaanderen"},
+    {"niss": "83060740704", "first_name": "Nadia", "last_name": "Benali", "language": "fr",
+     "employer": "clean-bruxelles"},
+    {"niss": "77022850988", "first_name": "Ioana", "last_name": "Ionescu", "language": "en",
+     "employer": "curatenie-ro"},
+]  # fmt: skip
+
 # Not in the demo data: the first login creates the worker.
 NEWCOMER = {
     "niss": "88081219093",
@@ -19,7 +35,7 @@ NEWCOMER = {
     "language": "fr",
 }
 
-PEOPLE = [*DEMO_PEOPLE, NEWCOMER]
+PEOPLE = [*DEMO_PEOPLE, *DEMO_STAFF, NEWCOMER]
 
 
 def find_person(niss: str) -> dict | None:

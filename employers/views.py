@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from clao.ratelimits import limited
 
-from .models import Employer
+from .models import Employer, RetiredLinkToken
 from .numbers import parse_enterprise_number
 
 START_EMPLOYER = "clao_start_employer"
@@ -26,6 +26,16 @@ def personal_link(request: HttpRequest, token: str) -> HttpResponse:
         Employer.objects.filter(link_token=token).first() if LINK_TOKEN.fullmatch(token) else None
     )
     if employer is None:
+        # A link the employer replaced says so: the worker asks for the new one.
+        retired = (
+            RetiredLinkToken.objects.select_related("employer").filter(token=token).first()
+            if LINK_TOKEN.fullmatch(token)
+            else None
+        )
+        if retired is not None:
+            return render(
+                request, "employers/replaced_link.html", {"employer": retired.employer}, status=410
+            )
         return render(request, "employers/unknown_link.html", status=404)
     request.session[START_EMPLOYER] = employer.pk
     return redirect("home")

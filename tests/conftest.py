@@ -85,6 +85,7 @@ hypothesis_settings.load_profile("clao")
 
 
 @pytest.fixture
+<<<<<<< HEAD
 def device(nsi):
     """A badge reader of N.S.I. (may send for N.S.I. only); `device.token` is its plaintext."""
     from tests.factories import make_device
@@ -102,3 +103,43 @@ def api_client(device):
         HTTP_AUTHORIZATION=f"Bearer {device.token}",
         HTTP_ACCEPT_LANGUAGE="en",
     )
+=======
+def nsi_manager(nsi):
+    """Access manager of N.S.I. (Sophie Lambert in the demo)."""
+    from demo.people import DEMO_STAFF
+    from tests.factories import make_mandate, make_person
+
+    sophie = DEMO_STAFF[0]
+    person = make_person(
+        sophie["niss"], first_name=sophie["first_name"], last_name=sophie["last_name"]
+    )
+    make_mandate(person, nsi)
+    return person
+
+
+@pytest.fixture
+def nsi_user(nsi, nsi_manager):
+    """A user (not access manager) of N.S.I., granted by the access manager."""
+    from tests.factories import make_mandate, make_person
+
+    person = make_person("69112230576", first_name="Els", last_name="Janssens")
+    make_mandate(person, nsi, role="user", by=nsi_manager)
+    return person
+
+
+@pytest.fixture
+def other_enterprise(db):
+    from tests.factories import OTHER_NUMBER, make_employer
+
+    return make_employer(OTHER_NUMBER, "Net & Propre SRL", link_token="net-propre")
+
+
+@pytest.fixture
+def other_manager(other_enterprise):
+    """Access manager of another enterprise: never sees N.S.I.'s data."""
+    from tests.factories import make_mandate, make_person
+
+    person = make_person("80091520323", first_name="Marc", last_name="Dupont")
+    make_mandate(person, other_enterprise)
+    return person
+>>>>>>> main

@@ -1,8 +1,13 @@
 """Test data through the product's own paths: registrations only through checkins.services.
 
 Personas (fixtures in tests/conftest.py): `anne` (a worker), `other_worker` (Jan), anonymous
+<<<<<<< HEAD
 (the plain `client`), `device` (a badge reader of N.S.I. with its token). Later issues add
 employer staff and inspectors here.
+=======
+(the plain `client`); employer staff: `nsi_manager` (access manager of N.S.I.), `nsi_user`,
+`other_manager` (access manager of another enterprise). Later issues add inspectors and devices.
+>>>>>>> main
 """
 
 import uuid
@@ -14,9 +19,12 @@ from api.credentials import issue_credential
 from api.models import Device
 from checkins.models import Registration
 from checkins.services import Place, register
-from employers.models import Employer
+from employers.mandates import grant
+from employers.models import Employer, Mandate, WorkDeclaration
 
 NSI_NUMBER = "0450905686"
+# Another enterprise, for the scoping matrix: its staff never see N.S.I.'s data.
+OTHER_NUMBER = "0755123422"
 PLACE_FIELDS = (
     "latitude",
     "longitude",
@@ -87,8 +95,23 @@ def make_registration(
     ).registration
 
 
+<<<<<<< HEAD
 def make_device(
     owner: Employer | None = None, label: str = "Reader 1", may_send_for=()
 ) -> tuple[Device, str]:
     """A device credential issued as the employer space and the command do; (device, token)."""
     return issue_credential(owner or make_employer(), label, may_send_for)
+=======
+def make_mandate(
+    person: Person, employer: Employer, role: str = Mandate.Role.ACCESS_MANAGER, by=None
+) -> Mandate:
+    """A mandate through the product's own path (employers.mandates.grant)."""
+    return grant(employer=employer, niss=person.niss, role=role, granted_by=by)
+
+
+def make_declaration(
+    employer: Employer, number: str = "1Y1002V9KLZ6Z", **fields
+) -> WorkDeclaration:
+    site = {"postal_code": "1000", "municipality": "Bruxelles", "street": "Rue du Midi"}
+    return WorkDeclaration.objects.create(number=number, employer=employer, **{**site, **fields})
+>>>>>>> main

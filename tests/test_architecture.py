@@ -15,7 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The product: what runs in production. Later apps (api, employer space, inspector space) are
 # one more name here.
+<<<<<<< HEAD
 PRODUCT_APPS = ["clao", "accounts", "employers", "geo", "checkins", "api"]
+=======
+PRODUCT_APPS = ["clao", "accounts", "employers", "geo", "checkins", "employer_space"]
+>>>>>>> main
 # Demo and development code: installed only with CLAO_DEV_IDP=1 (clao/settings.py).
 DEMO_APPS = ["demo"]
 
@@ -37,6 +41,13 @@ LAYERS = {
         "api/credentials.py",
         # Where queries go (primary or replica): infrastructure the entry points call.
         "clao/db_router.py",
+        "accounts/roles.py",
+        "employers/scoping.py",
+        "employers/mandates.py",
+        "employers/declarations.py",
+        "employers/links.py",
+        "employers/imports.py",
+        "employers/sms.py",
     ],
     # What answers requests: pages, their forms and URLs, and the request plumbing.
     "entry points": [
@@ -51,6 +62,8 @@ LAYERS = {
         "api/batches.py",
         "api/docs.py",
         "clao/health.py",
+        # The employer space is an entry point as a whole (its poster and CSV helpers too).
+        "employer_space/*.py",
     ],
 }
 # Layer -> the layers its modules must never import (at module level or inside a function).

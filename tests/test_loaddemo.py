@@ -9,8 +9,8 @@ from stdnum.be import vat as be_vat
 
 from accounts.models import Person
 from checkins.models import Registration
-from demo.people import DEMO_PEOPLE, NEWCOMER
-from employers.models import Contract, Employer, WorkDeclaration
+from demo.people import DEMO_PEOPLE, DEMO_STAFF, NEWCOMER
+from employers.models import Contract, Employer, Mandate, WorkDeclaration
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def loaddemo(*args) -> str:
 def counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Person, Employer, Contract, WorkDeclaration, Registration)
+        for model in (Person, Employer, Contract, WorkDeclaration, Registration, Mandate)
     }
 
 
@@ -56,7 +56,7 @@ def test_it_is_idempotent_on_a_given_day():
 def test_it_creates_the_demo_people_but_not_the_newcomer():
     loaddemo("--today", TODAY.isoformat())
     assert set(Person.objects.values_list("niss", flat=True)) == {
-        person["niss"] for person in DEMO_PEOPLE
+        person["niss"] for person in [*DEMO_PEOPLE, *DEMO_STAFF]
     }
     assert not Person.objects.filter(niss=NEWCOMER["niss"]).exists()
     assert not worker("Jan").has_usable_password()
@@ -168,3 +168,12 @@ def test_it_creates_one_demo_badge_reader_whose_printed_token_works():
     assert Device.objects.get().may_send_for.count() == Employer.objects.count()
     answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/presence-registrations")
     assert answer.status_code == 200
+
+
+def test_it_gives_each_demo_employer_one_access_manager():
+    loaddemo("--today", TODAY.isoformat())
+    for employer in Employer.objects.all():
+        managers = Mandate.objects.active().filter(employer=employer, role="manager")
+        assert [m.person.niss for m in managers] == [
+            p["niss"] for p in DEMO_STAFF if p["employer"] == employer.link_token
+        ]

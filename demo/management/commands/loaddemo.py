@@ -22,9 +22,10 @@ from api.credentials import hash_token, issue_credential
 from api.models import Device
 from checkins.models import Registration
 from checkins.services import Place, RegistrationRefused, register
-from employers.models import Contract, Employer, WorkDeclaration
+from employers.mandates import grant
+from employers.models import Contract, Employer, Mandate, WorkDeclaration
 
-from ...people import DEMO_PEOPLE
+from ...people import DEMO_PEOPLE, DEMO_STAFF
 from ...streets import load_demo_streets
 
 # Demo only: a known token, printed by `make run`, so that the README's simulator command works
@@ -193,6 +194,7 @@ class Command(BaseCommand):
             employers = self.load_employers()
             self.load_sites(employers)
             self.load_contracts(workers, employers)
+            self.load_staff(employers)
             self.stdout.write(f"Demo streets: {load_demo_streets()} created")
             self.load_registrations(workers, employers)
             self.load_device(employers)
@@ -227,6 +229,25 @@ class Command(BaseCommand):
             workers[person["first_name"]] = worker
         self.report("Workers", created, len(workers))
         return workers
+
+    def load_staff(self, employers: dict[str, Employer]) -> None:
+        """One access manager per demo employer (the employer space)."""
+        created = 0
+        for person in DEMO_STAFF:
+            employer = employers[person["employer"]]
+            fields = {k: v for k, v in person.items() if k != "employer"}
+            staff = get_user_model().objects.filter(niss=person["niss"]).first()
+            if staff is None:
+                staff = get_user_model().objects.create_user(**fields)
+            if not Mandate.objects.active().filter(person=staff, employer=employer).exists():
+                grant(
+                    employer=employer,
+                    niss=staff.niss,
+                    role=Mandate.Role.ACCESS_MANAGER,
+                    granted_by=None,
+                )
+                created += 1
+        self.report("Access managers", created, len(DEMO_STAFF))
 
     def load_employers(self) -> dict[str, Employer]:
         employers, created = {}, 0

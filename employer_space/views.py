@@ -1,0 +1,537 @@
+"""The employer space: thin views over the domain; every read goes through employers.scoping."""
+
+import csv
+import uuid
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, Q, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from checkins.models import Registration
+from checkins.rules import open_in_state
+from checkins.services import Place, RegistrationRefused, register
+from employers import scoping
+from employers.declarations import DeclarationRefused, check_address, create_declaration
+from employers.imports import import_contracts, import_declarations
+from employers.links import (
+    SendingRefused,
+    link_url,
+    parse_recipients,
+    replace_link_token,
+    send_link,
+)
+from employers.mandates import MandateRefused, grant, person_by_niss, revoke
+from employers.models import Mandate
+
+from .forms import (
+    CsvForm,
+    DeclarationForm,
+    GrantForm,
+    RegisterForWorkerForm,
+    RegistrationsFilter,
+    SendLinkForm,
+)
+from .poster import poster_pdf, poster_texts, qr_png, qr_url, site_address
+
+
+def staff_view(view):
+    """Logged in, with an active mandate for the enterprise of the URL (else 404)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, enterprise_id: int, *args, **kwargs):
+        mandate = scoping.mandate_of(request.user, enterprise_id)
+        return view(request, mandate, *args, **kwargs)
+
+    return wrapper
+
+
+def manager_view(view):
+    """Like staff_view, for access managers only (others get 404)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, enterprise_id: int, *args, **kwargs):
+        mandate = scoping.managed_mandate_or_404(request.user, enterprise_id)
+        return view(request, mandate, *args, **kwargs)
+
+    return wrapper
+
+
+def _render(request, template: str, mandate: Mandate, context: dict, section: str, status=200):
+    return render(
+        request,
+        template,
+        {"mandate": mandate, "enterprise": mandate.employer, "section": section, **context},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The enterprises of the person's mandates; straight to the only one if there is one."""
+    enterprises = list(scoping.enterprises_of(request.user))
+    if len(enterprises) == 1:
+        return redirect("employer_space:registrations", enterprise_id=enterprises[0].pk)
+    return render(request, "employer_space/home.html", {"enterprises": enterprises})
+
+
+# -- Registrations ---------------------------------------------------------------------------
+
+
+def _selection(request: HttpRequest, mandate: Mandate):
+    """The registrations of the filter in the query string, the filter form, and the day."""
+    enterprise = mandate.employer
+    numbers = list(scoping.declarations_of(enterprise).values_list("number", flat=True))
+    form = RegistrationsFilter(request.GET or None, ddt_numbers=numbers)
+    today = timezone.localdate()
+    day, ddt, worker = today, "", ""
+    if form.is_bound and form.is_valid():
+        day = form.cleaned_data["date"] or today
+        ddt = form.cleaned_data["ddt"]
+        worker = form.cleaned_data["worker"].strip()
+    rows = scoping.registrations_visible_to(request.user, enterprise).on_local_day(day)
+    if ddt:
+        rows = rows.filter(ddt_number=ddt)
+    if worker:
+        compact = "".join(c for c in worker if c.isdigit())
+        if compact and len(compact) >= 4:
+            rows = rows.filter(worker__niss__startswith=compact)
+        else:
+            rows = rows.filter(
+                Q(worker__first_name__icontains=worker) | Q(worker__last_name__icontains=worker)
+            )
+    return form, day, list(rows.order_by("recorded_at", "pk"))
+
+
+def _flags(rows: list[Registration]) -> dict[int, str]:
+    """Registration pk -> "open" / "forgotten" for the INs still open (the worker's rule)."""
+    workers = {row.worker_id for row in rows}
+    if not workers:
+        return {}
+    # Each worker's latest registration, in one bounded query (not their whole history).
+    latest_pk = (
+        Registration.objects.filter(worker_id=OuterRef("worker_id"))
+        .order_by("-recorded_at", "-pk")
+        .values("pk")[:1]
+    )
+    latest = Registration.objects.filter(worker_id__in=workers, pk=Subquery(latest_pk)).only(
+        "pk", "worker_id", "kind", "recorded_at"
+    )
+    now = timezone.now()
+    flags = {}
+    for registration in latest:
+        state = open_in_state(registration, now)
+        if state.registration is not None:
+            flags[registration.pk] = state.state.value
+    return flags
+
+
+@staff_view
+@require_GET
+def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    form, day, rows = _selection(request, mandate)
+    flags = _flags(rows)
+    for row in rows:
+        row.flag = flags.get(row.pk, "")
+    return _render(
+        request,
+        "employer_space/registrations.html",
+        mandate,
+        {
+            "form": form,
+            "day": day,
+            "rows": rows,
+            "query": request.GET.urlencode(),
+            "invalid": form.is_bound and not form.is_valid(),
+        },
+        "registrations",
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+def _cell(value) -> str:
+    """A spreadsheet never runs a cell as a formula (=, +, -, @ at the start)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@staff_view
+@require_GET
+def registrations_csv(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    form, day, rows = _selection(request, mandate)
+    flags = _flags(rows)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"clao-{mandate.employer.number}-{day:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # Excel reads UTF-8 with its byte-order mark.
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow(
+        [
+            _("Date and time"),
+            _("Type"),
+            _("NISS or BIS number"),
+            _("Worker"),
+            _("Enterprise number"),
+            _("Employer"),
+            _("Declaration number"),
+            _("Place of work"),
+            _("Source"),
+            _("Registered by"),
+            _("Reason"),
+            _("State"),
+        ]
+    )
+    states = {"open": _("IN open"), "forgotten": _("IN without OUT")}
+    for row in rows:
+        local = timezone.localtime(row.recorded_at)
+        place = row.address or f"{row.latitude}, {row.longitude}"
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    local.strftime("%Y-%m-%d %H:%M:%S"),
+                    row.kind,
+                    row.worker.formatted_niss,
+                    f"{row.worker.first_name} {row.worker.last_name}".strip(),
+                    row.display_enterprise_number,
+                    row.employer_name,
+                    row.ddt_number,
+                    place,
+                    row.get_source_display(),
+                    str(row.acted_by) if row.acted_by else "",
+                    row.reason,
+                    states.get(flags.get(row.pk, ""), ""),
+                )
+            ]
+        )
+    return response
+
+
+# -- Declarations of works -------------------------------------------------------------------
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def declarations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    enterprise = mandate.employer
+    form = DeclarationForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                declaration = create_declaration(enterprise, form.cleaned_data)
+            except DeclarationRefused as refused:
+                for field, message in refused.errors.items():
+                    form.add_error(field, message)
+            else:
+                messages.success(
+                    request,
+                    _("Declaration %(number)s added. Print its poster for the site.")
+                    % {"number": declaration.number},
+                )
+                return redirect(
+                    "employer_space:poster",
+                    enterprise_id=enterprise.pk,
+                    number=declaration.number,
+                )
+        status = 400
+    return _render(
+        request,
+        "employer_space/declarations.html",
+        mandate,
+        {"form": form, "declarations": list(scoping.declarations_of(enterprise))},
+        "declarations",
+        status=status,
+    )
+
+
+@staff_view
+@require_GET
+def poster(request: HttpRequest, mandate: Mandate, number: str) -> HttpResponse:
+    declaration = scoping.get_declaration_or_404(mandate.employer, number)
+    return _render(
+        request,
+        "employer_space/poster.html",
+        mandate,
+        {
+            "declaration": declaration,
+            "url": qr_url(declaration),
+            "address": site_address(declaration),
+            "texts": poster_texts(),
+        },
+        "declarations",
+    )
+
+
+@staff_view
+@require_GET
+def poster_qr(request: HttpRequest, mandate: Mandate, number: str) -> HttpResponse:
+    declaration = scoping.get_declaration_or_404(mandate.employer, number)
+    return HttpResponse(qr_png(qr_url(declaration)), content_type="image/png")
+
+
+@staff_view
+@require_GET
+def poster_download(request: HttpRequest, mandate: Mandate, number: str) -> HttpResponse:
+    declaration = scoping.get_declaration_or_404(mandate.employer, number)
+    response = HttpResponse(poster_pdf(declaration), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="clao-ddt-{declaration.number}.pdf"'
+    return response
+
+
+# -- Access (mandates) -----------------------------------------------------------------------
+
+
+@manager_view
+@require_http_methods(["GET", "POST"])
+def access(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    enterprise = mandate.employer
+    form = GrantForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                granted = grant(
+                    employer=enterprise,
+                    niss=form.cleaned_data["niss"],
+                    role=form.cleaned_data["role"],
+                    granted_by=request.user,
+                )
+            except MandateRefused as refused:
+                form.add_error(
+                    "niss" if refused.code != "invalid_role" else "role", refused.message
+                )
+            else:
+                messages.success(
+                    request,
+                    _("Access granted to %(niss)s.") % {"niss": granted.person.formatted_niss},
+                )
+                return redirect("employer_space:access", enterprise_id=enterprise.pk)
+        status = 400
+    return _render(
+        request,
+        "employer_space/access.html",
+        mandate,
+        {"form": form, "mandates": list(scoping.mandates_of(enterprise))},
+        "access",
+        status=status,
+    )
+
+
+@manager_view
+@require_POST
+def revoke_access(request: HttpRequest, mandate: Mandate, mandate_id: int) -> HttpResponse:
+    enterprise = mandate.employer
+    target = scoping.get_mandate_or_404(enterprise, mandate_id)
+    try:
+        revoke(mandate=target, revoked_by=request.user)
+    except MandateRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(
+            request, _("Access of %(niss)s revoked.") % {"niss": target.person.formatted_niss}
+        )
+    if target.person_id == request.user.pk and target.revoked_at:
+        return redirect("home")
+    return redirect(reverse("employer_space:access", kwargs={"enterprise_id": enterprise.pk}))
+
+
+# -- CSV imports -----------------------------------------------------------------------------
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def import_declarations_view(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    form = CsvForm(request.POST or None, request.FILES or None)
+    results = None
+    if request.method == "POST" and form.is_valid():
+        results = import_declarations(mandate.employer, form.cleaned_data["file"])
+    return _render(
+        request,
+        "employer_space/import.html",
+        mandate,
+        {
+            "form": form,
+            "results": results,
+            "title": _("Import declarations of works"),
+            "columns": "number;postal_code;municipality;street;house_number;box;latitude;longitude",
+            "example": "1Y1005D7JWM3B;1000;Bruxelles;Rue Neuve;12;;50.8503;4.3517",
+        },
+        "declarations",
+        status=400 if request.method == "POST" and not form.is_valid() else 200,
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def contracts(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    form = CsvForm(request.POST or None, request.FILES or None)
+    results = None
+    if request.method == "POST" and form.is_valid():
+        results = import_contracts(mandate.employer, form.cleaned_data["file"])
+    return _render(
+        request,
+        "employer_space/import.html",
+        mandate,
+        {
+            "form": form,
+            "results": results,
+            "title": _("Import contracts (DIMONA or LIMOSA)"),
+            "intro": _(
+                "The workers with a contract find your enterprise among the employers of their "
+                "registration form."
+            ),
+            "columns": "niss;kind;start;end",
+            "example": "85073003328;DIMONA;2026-01-01;",
+        },
+        "contracts",
+        status=400 if request.method == "POST" and not form.is_valid() else 200,
+    )
+
+
+# -- The personalised link -------------------------------------------------------------------
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    enterprise = mandate.employer
+    form = SendLinkForm(request.POST or None, initial={"client_token": uuid.uuid4()})
+    refused_lines = []
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            recipients, refused_lines = parse_recipients(form.cleaned_data["recipients"])
+            if refused_lines:
+                form.add_error("recipients", _("Correct the lines below; nothing was sent."))
+            else:
+                try:
+                    sending, _created = send_link(
+                        employer=enterprise,
+                        sent_by=request.user,
+                        recipients=recipients,
+                        key=str(form.cleaned_data["client_token"]),
+                    )
+                except SendingRefused as refused:
+                    form.add_error("recipients", refused.message)
+                else:
+                    return redirect(
+                        "employer_space:sending", enterprise_id=enterprise.pk, sending_id=sending.pk
+                    )
+        status = 400
+    return _render(
+        request,
+        "employer_space/link.html",
+        mandate,
+        {
+            "form": form,
+            "url": link_url(enterprise),
+            "refused_lines": refused_lines,
+            "sendings": list(scoping.sendings_of(enterprise).select_related("sent_by")[:10]),
+        },
+        "link",
+        status=status,
+    )
+
+
+@staff_view
+@require_POST
+def replace_link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    replace_link_token(mandate.employer)
+    messages.success(
+        request, _("The link was replaced. The old link now tells workers to ask for the new one.")
+    )
+    return redirect("employer_space:link", enterprise_id=mandate.employer.pk)
+
+
+@staff_view
+@require_GET
+def sending(request: HttpRequest, mandate: Mandate, sending_id: int) -> HttpResponse:
+    found = scoping.get_sending_or_404(mandate.employer, sending_id)
+    deliveries = list(found.deliveries.all())
+    counts = {
+        status: sum(1 for d in deliveries if d.status == status)
+        for status in ("sent", "failed", "pending")
+    }
+    return _render(
+        request,
+        "employer_space/sending.html",
+        mandate,
+        {"sending": found, "deliveries": deliveries, "counts": counts, "total": len(deliveries)},
+        "link",
+    )
+
+
+# -- Registering for a worker ----------------------------------------------------------------
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def register_for_worker(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    enterprise = mandate.employer
+    declarations = {d.number: d for d in scoping.declarations_of(enterprise)}
+    form = RegisterForWorkerForm(
+        request.POST or None,
+        initial={"client_token": uuid.uuid4()},
+        ddt_numbers=list(declarations),
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            declaration = declarations.get(data["ddt"])
+            if declaration is not None:
+                address = {
+                    "postal_code": declaration.postal_code,
+                    "municipality": declaration.municipality,
+                    "street": declaration.street,
+                    "house_number": declaration.house_number,
+                    "box": declaration.box,
+                }
+                errors = {}
+            else:
+                address, errors = check_address(data)
+            for field, message in errors.items():
+                form.add_error(field, message)
+            if not errors:
+                try:
+                    worker = person_by_niss(data["niss"])
+                    stored = register(
+                        worker=worker,
+                        kind=data["kind"],
+                        enterprise_number=enterprise.number,
+                        ddt_number=data["ddt"],
+                        place=Place(**address),
+                        source=Registration.Source.EMPLOYER_APP,
+                        idempotency_key=str(data["client_token"]),
+                        acted_by=request.user,
+                        reason=data["reason"].strip(),
+                    )
+                except MandateRefused as refused:
+                    form.add_error("niss", refused.message)
+                except RegistrationRefused as refused:
+                    form.add_error(None, refused.message)
+                else:
+                    registration = stored.registration
+                    messages.success(
+                        request,
+                        _("%(kind)s registered for %(niss)s.")
+                        % {"kind": registration.kind, "niss": worker.formatted_niss},
+                    )
+                    return redirect(
+                        reverse("employer_space:registrations", args=[enterprise.pk])
+                        + f"?worker={worker.niss}"
+                    )
+        status = 400
+    return _render(
+        request, "employer_space/register.html", mandate, {"form": form}, "register", status=status
+    )
