@@ -82,11 +82,8 @@ INSTALLED_APPS = [
     "employers",
     "geo",
     "checkins",
-<<<<<<< HEAD
     "api",
-=======
     "employer_space",
->>>>>>> main
 ]
 
 # The demo app (demo/: development IdP, demo people, streets and `loaddemo`) exists only here:

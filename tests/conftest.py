@@ -85,7 +85,6 @@ hypothesis_settings.load_profile("clao")
 
 
 @pytest.fixture
-<<<<<<< HEAD
 def device(nsi):
     """A badge reader of N.S.I. (may send for N.S.I. only); `device.token` is its plaintext."""
     from tests.factories import make_device
@@ -103,7 +102,9 @@ def api_client(device):
         HTTP_AUTHORIZATION=f"Bearer {device.token}",
         HTTP_ACCEPT_LANGUAGE="en",
     )
-=======
+
+
+@pytest.fixture
 def nsi_manager(nsi):
     """Access manager of N.S.I. (Sophie Lambert in the demo)."""
     from demo.people import DEMO_STAFF
@@ -142,4 +143,3 @@ def other_manager(other_enterprise):
     person = make_person("80091520323", first_name="Marc", last_name="Dupont")
     make_mandate(person, other_enterprise)
     return person
->>>>>>> main

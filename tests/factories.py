@@ -1,13 +1,9 @@
 """Test data through the product's own paths: registrations only through checkins.services.
 
 Personas (fixtures in tests/conftest.py): `anne` (a worker), `other_worker` (Jan), anonymous
-<<<<<<< HEAD
-(the plain `client`), `device` (a badge reader of N.S.I. with its token). Later issues add
-employer staff and inspectors here.
-=======
-(the plain `client`); employer staff: `nsi_manager` (access manager of N.S.I.), `nsi_user`,
-`other_manager` (access manager of another enterprise). Later issues add inspectors and devices.
->>>>>>> main
+(the plain `client`), `device` (a badge reader of N.S.I. with its token); employer staff:
+`nsi_manager` (access manager of N.S.I.), `nsi_user`, `other_manager` (access manager of another
+enterprise). Later issues add inspectors here.
 """
 
 import uuid
@@ -95,13 +91,13 @@ def make_registration(
     ).registration
 
 
-<<<<<<< HEAD
 def make_device(
     owner: Employer | None = None, label: str = "Reader 1", may_send_for=()
 ) -> tuple[Device, str]:
     """A device credential issued as the employer space and the command do; (device, token)."""
     return issue_credential(owner or make_employer(), label, may_send_for)
-=======
+
+
 def make_mandate(
     person: Person, employer: Employer, role: str = Mandate.Role.ACCESS_MANAGER, by=None
 ) -> Mandate:
@@ -114,4 +110,3 @@ def make_declaration(
 ) -> WorkDeclaration:
     site = {"postal_code": "1000", "municipality": "Bruxelles", "street": "Rue du Midi"}
     return WorkDeclaration.objects.create(number=number, employer=employer, **{**site, **fields})
->>>>>>> main
