@@ -3,8 +3,12 @@
 # Configured at run time only through environment variables (see README.md), e.g.
 #   docker build -t clao .
 #   docker run --rm -e SECRET_KEY=... -e ALLOWED_HOSTS=clao.example.be \
-#     -e DATABASE_URL=postgres://clao:...@db:5432/clao clao python manage.py migrate
+#     -e DATABASE_URL=postgres://clao:...@db:5432/clao \
+#     -e DATABASE_OWNER_URL=postgres://clao_owner:...@db:5432/clao clao python manage.py migrate
 #   docker run -p 8000:8000 -e SECRET_KEY=... -e ALLOWED_HOSTS=... -e DATABASE_URL=... clao
+# migrate runs as the tables' owner and grants DATABASE_URL's role (which may only read and
+# append registrations) its privileges; the web process gets DATABASE_URL only
+# (docs/security.md).
 # gunicorn.conf.py reads GUNICORN_BIND (default 0.0.0.0:8000), WEB_CONCURRENCY (workers, default
 # 1) and GUNICORN_TIMEOUT; gunicorn itself GUNICORN_CMD_ARGS and FORWARDED_ALLOW_IPS.
 # Probes: /healthz (liveness) and /readyz (database and migrations), see clao/health.py.

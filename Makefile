@@ -3,6 +3,7 @@
 #               another port: make run PORT=8111 (the IdP and the login follow it)
 #   make test   ruff + the whole pytest suite on PostgreSQL
 #   make lint   ruff check + ruff format --check
+#   make bench  ClaO against a bare Django view under wrk; writes docs/benchmarks.md
 #   make format ruff format + ruff check --fix
 #   make lock   regenerate requirements.lock and requirements-dev.lock from pyproject.toml
 
@@ -16,7 +17,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint format lock
+.PHONY: help setup run test lint format lock bench
+BENCH_ARGS ?=
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -47,6 +49,11 @@ test: setup
 	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
 	exit $$rc
+
+# Its own database (BENCH_DATABASE_URL, default clao_bench), gunicorn.conf.py, wrk from Debian.
+bench: setup
+	@bin/ensure-postgres
+	$(PY) bench/web.py $(BENCH_ARGS)
 
 lint: setup
 	$(RUFF) check .

@@ -796,8 +796,6 @@ def document(
     examples = [f"- {kind.label}: " + ", ".join(kind.examples) + ", …" for kind in _kinds(results)]
     return "\n".join(
         [
-            "# Benchmarks",
-            "",
             "## Address suggestions (`geo`)",
             "",
             "Recorded by `bench/geo_suggestions.py`. The issue asks that the suggestion endpoints "
@@ -951,7 +949,10 @@ def run(args: argparse.Namespace, started: float) -> None:
     print(conclusion(results, fills))
     if not args.no_docs:
         small_tables = (Municipality.objects.count(), PostalCode.objects.count())
-        DOCS_FILE.write_text(document(results, fills, info, args, seconds, small_tables))
+        from bench.docs import write_section
+
+        # Its own section only: bench/web.py and bench/growth.py write theirs in the same file.
+        write_section("geo", document(results, fills, info, args, seconds, small_tables))
         log(f"Wrote {DOCS_FILE.relative_to(BASE_DIR)}")
     log(f"Done in {seconds:.0f} s")
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -61,8 +62,11 @@ class Registration(models.Model):
         verbose_name=_("worker"),
     )
     kind = models.CharField(pgettext_lazy("registration", "type"), max_length=3, choices=Kind)
-    # Always the server's clock when the registration is received, never the browser's.
-    recorded_at = models.DateTimeField(_("date and time"), default=timezone.now, editable=False)
+    # Always the server's clock when the registration is received, never the browser's: the
+    # database's (the INSERT statement's time) when the application connects with its own role,
+    # which may not supply it; only the owner's role loads history with its own times
+    # (docs/security.md). Read back with RETURNING.
+    recorded_at = models.DateTimeField(_("date and time"), db_default=Now(), editable=False)
     # As entered: 10 digits for Belgium, the prefixed VAT number for a foreign employer.
     enterprise_number = models.CharField(_("enterprise number"), max_length=20)
     employer = models.ForeignKey(
@@ -118,6 +122,19 @@ class Registration(models.Model):
         verbose_name=_("device"),
     )
     swiped_at = models.DateTimeField(_("time of the swipe"), null=True, blank=True)
+    # The tamper-evident chain (checkins/chain.py): the hash of the worker's previous
+    # registration, and this one's hash over it and its own content. Set by the database's
+    # trigger on PostgreSQL, by register() elsewhere.
+    chain_previous = models.CharField(
+        _("previous registration's hash"),
+        max_length=64,
+        blank=True,
+        db_default="",
+        editable=False,
+    )
+    chain_hash = models.CharField(
+        _("registration hash"), max_length=64, blank=True, db_default="", editable=False
+    )
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -191,3 +208,29 @@ class Registration(models.Model):
     @property
     def reached_late(self) -> bool:
         return reached_late(self.swiped_at, self.recorded_at)
+
+
+class RegistrationChainHead(models.Model):
+    """The hash of each worker's latest registration: where the next one links to.
+
+    Written only by the registrations' insert (the database's trigger as the owner; register()
+    on SQLite); the application's role may only read it. The verification also compares it
+    with the worker's last registration, so a removed last registration shows too.
+    """
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("worker"),
+    )
+    head_hash = models.CharField(_("registration hash"), max_length=64, blank=True)
+    head_id = models.BigIntegerField(_("registration"), default=0)
+
+    class Meta:
+        verbose_name = _("chain head")
+        verbose_name_plural = _("chain heads")
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.head_hash}"

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connections, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.models import Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -23,8 +24,12 @@ from employers.ddt import parse_ddt
 from employers.models import Employer
 from employers.numbers import parse_enterprise_number
 
+from . import chain
 from .models import Registration
 from .rules import SwipeTiming, open_in_state, swipe_timing
+
+# PostgreSQL's "permission denied" (SQLSTATE 42501).
+INSUFFICIENT_PRIVILEGE = "42501"
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,9 @@ class RegistrationRefused(Exception):
     Codes: invalid_kind, invalid_source, invalid_enterprise_number, invalid_ddt, invalid_place,
     invalid_key, already_closed (an OUT meant to close an IN that is no longer the open one:
     `registration` is what came after that IN), too_late and in_future (a device's swipe
-    received more than rules.SWIPE_MAX_DELAY after it was made, or dated after its receipt).
+    received more than rules.SWIPE_MAX_DELAY after it was made, or dated after its receipt),
+    history_needs_owner (a `recorded_at` given through the application's database role, which
+    may not date a registration).
     """
 
     def __init__(
@@ -133,8 +140,9 @@ def register(
     - `closes`: this OUT closes that IN (the quick OUT). If the worker's latest registration is
       no longer that IN (another tab closed it), nothing is stored: RegistrationRefused
       "already_closed" carries what came after it.
-    - `recorded_at` is the server's time of receipt; only history loading (the demo data, an
-      import) passes one. Channels never do.
+    - `recorded_at` is the time of receipt: the database's clock with the application's role;
+      only history loading (the demo data, an import), connected as the owner, passes one.
+      Channels never do.
     - The employer's name is copied as known now, so a later rename changes no record.
     - `device` (an api.Device) and `swiped_at` (its clock's time of the swipe): a swipe
       received too late or dated in the future is refused (rules.swipe_timing), unless its key
@@ -196,16 +204,22 @@ def register(
                 "swiped_at": swiped_at,
                 **place.fields(),
             }
+            if recorded_at is None and not settings.CLAO_DB_CLOCK:
+                # One database role for everything (the embedded demo, the tests): the
+                # server's clock. The application's own role leaves it to the database, which
+                # refuses it any other time (docs/security.md).
+                recorded_at = timezone.now()
             if recorded_at is not None:
                 fields["recorded_at"] = recorded_at
+            registration = Registration(**fields)
             if scope == person_scope(worker):
                 # Serialised by the lock: the key cannot have been taken meanwhile.
-                return Registered(Registration.objects.create(**fields), created=True)
+                return Registered(_store(registration), created=True)
             # Another scope (a device, someone acting for the worker) may race on the same key
             # for another worker: the unique constraint decides.
             try:
                 with transaction.atomic(using=_write_db()):
-                    return Registered(Registration.objects.create(**fields), created=True)
+                    return Registered(_store(registration), created=True)
             except IntegrityError:
                 pass
     if refused is not None:
@@ -231,6 +245,39 @@ def _swipe_refusal(swiped_at: datetime | None) -> RegistrationRefused | None:
             "in_future", _("The time of this swipe is later than the time it arrived.")
         )
     return None
+
+
+def _store(registration: Registration) -> Registration:
+    """Inserts it, chained to the worker's previous registration (checkins/chain.py).
+
+    PostgreSQL sets recorded_at (unless history is loaded) and its trigger the chain, and
+    RETURNING hands them back; another database (the embedded demo on SQLite) gets the chain
+    computed here, under the same lock, with the employer's values looked up first.
+    """
+    using = _write_db()
+    chained_here = connections[using].vendor != "postgresql"
+    if chained_here:
+        known = (
+            Employer.objects.using(using)
+            .filter(number=registration.enterprise_number)
+            .values_list("pk", "name")
+            .first()
+        )
+        registration.employer_id, registration.employer_name = known or (None, "")
+        chain.link(registration)
+    try:
+        registration.save(force_insert=True, using=using)
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        # A time supplied through the application's role: only the owner loads history.
+        raise RegistrationRefused(
+            "history_needs_owner",
+            _("Only the database owner's role may store a registration with a given time."),
+        ) from error
+    if chained_here:
+        chain.advance_head(registration)
+    return registration
 
 
 def _write_db() -> str:

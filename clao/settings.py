@@ -150,6 +150,36 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", "sqlite:///var/demo.sqlite3")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# Two roles on PostgreSQL (docs/security.md): DATABASE_URL is the application's, which may only
+# read and append registrations; DATABASE_OWNER_URL owns the tables and is used by the commands
+# that change the schema or load history (manage.py OWNER_COMMANDS set CLAO_DATABASE_AS=owner).
+# Unset, DATABASE_URL does everything (the embedded demo, the test suite).
+DATABASE_OWNER_URL = envstr("DATABASE_OWNER_URL")
+CLAO_DATABASE_AS = envstr("CLAO_DATABASE_AS", "app")
+if CLAO_DATABASE_AS not in ("app", "owner", "retention"):
+    raise ImproperlyConfigured("CLAO_DATABASE_AS must be app, owner or retention")
+# Only the retention command drops a month of registrations, with its own role (docs/security.md).
+DATABASE_RETENTION_URL = envstr("DATABASE_RETENTION_URL")
+# The role `migrate` grants the application's privileges to: DATABASE_URL's user, when the
+# owner connects separately.
+CLAO_DB_APP_ROLE = envstr("CLAO_DB_APP_ROLE") or (
+    unquote(urlparse(DATABASE_URL).username or "")
+    if DATABASE_OWNER_URL
+    and urlparse(DATABASE_URL).username != urlparse(DATABASE_OWNER_URL).username
+    else ""
+)
+CLAO_DB_RETENTION_ROLE = envstr("CLAO_DB_RETENTION_ROLE") or (
+    unquote(urlparse(DATABASE_RETENTION_URL).username or "") if DATABASE_RETENTION_URL else ""
+)
+# The application's role may not supply recorded_at: register() leaves it to the database's
+# clock. With one role for everything (the embedded demo, the tests) it sends the server's.
+CLAO_DB_CLOCK = envbool(
+    "CLAO_DB_CLOCK", "1" if DATABASE_OWNER_URL and CLAO_DATABASE_AS != "owner" else "0"
+)
+if CLAO_DATABASE_AS == "owner" and DATABASE_OWNER_URL:
+    DATABASES["default"] = database_from_url(DATABASE_OWNER_URL)
+elif CLAO_DATABASE_AS == "retention" and DATABASE_RETENTION_URL:
+    DATABASES["default"] = database_from_url(DATABASE_RETENTION_URL)
 # A streaming replica for the reads an entry point declares lag-tolerant (clao/db_router.py);
 # without it every query goes to DATABASE_URL. Tests mirror it onto the default database.
 DATABASE_REPLICA_URL = envstr("DATABASE_REPLICA_URL")

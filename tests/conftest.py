@@ -8,6 +8,27 @@ from hypothesis import settings as hypothesis_settings
 from tests.saml import ANNE
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_with_triggers_off():
+    """Between transactional tests pytest-django empties every table with TRUNCATE, which the
+    registrations' trigger refuses. The test database's owner (a superuser) switches triggers
+    off for that one transaction: what no application role can do (tests/test_append_only.py).
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        sql = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        return ["SET LOCAL session_replication_role = replica", *sql] if sql else sql
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     settings.STORAGES = {
@@ -143,3 +164,35 @@ def other_manager(other_enterprise):
     person = make_person("80091520323", first_name="Marc", last_name="Dupont")
     make_mandate(person, other_enterprise)
     return person
+
+
+# The application's database role (clao/dbroles.py), for the tests of what PostgreSQL refuses it.
+APP_ROLE = "clao_app_test"
+
+
+def make_db_role(role: str, *options: str) -> None:
+    """Creates a role inside the test's transaction: it disappears with the rollback."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {role} {' '.join(options)}")
+
+
+@pytest.fixture
+def as_app_role(db, settings):
+    """Statements run with the privileges of the application's role only (SET ROLE), and
+    register() leaves the time to the database, as with DATABASE_URL's own role."""
+    from django.db import connection
+
+    settings.CLAO_DB_CLOCK = True
+    from clao.dbroles import grant_app_privileges
+
+    make_db_role(APP_ROLE, "NOLOGIN")
+    grant_app_privileges(connection, APP_ROLE)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {APP_ROLE}")
+    yield APP_ROLE
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")

@@ -37,6 +37,7 @@ LAYERS = {
         "*/models.py",
         "checkins/rules.py",
         "checkins/services.py",
+        "checkins/chain.py",
         "*/numbers.py",
         "*/ddt.py",
         "geo/addresses.py",
@@ -82,6 +83,12 @@ REGISTRATION_WRITER = ("checkins/services.py", "register")
 # Outside the product and the demo, the files that must go through it too.
 ALSO_CHECKED_FOR_REGISTRATION_WRITES = ["tests/factories.py", "bench/*.py"]
 CREATING_METHODS = {"create", "get_or_create", "update_or_create", "bulk_create"}
+# The one exception: history loading writes rows with PostgreSQL COPY as the owner of the tables,
+# bypassing register() on purpose (docs/architecture.md). (file, function): why
+HISTORY_LOADERS = {
+    ("bench/growth.py", "copy_history"): "7 years of synthetic history for the growth "
+    "benchmark (issue 12): 10 million rows would take hours through register()",
+}
 
 # Imports inside a function between product modules: allowed (they run after every module is
 # loaded), but listed here with why, so that each one is a decision. (importer, imported): why
@@ -285,6 +292,34 @@ def test_it_creates_registration_rows_in_one_function_only():
     ]
     assert not elsewhere, "\n".join(elsewhere)
     assert {(path, function) for path, _line, function in writes} == {REGISTRATION_WRITER}
+
+
+def copy_writes(source: str) -> set[str]:
+    """The functions whose text holds a COPY into checkins_registration."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Constant)
+                    and isinstance(inner.value, str)
+                    and "copy checkins_registration" in inner.value.lower()
+                ):
+                    found.add(node.name)
+    return found
+
+
+def test_it_loads_history_by_copy_only_where_named():
+    checked = files_of(PRODUCT_APPS + DEMO_APPS) + sorted(
+        relative(path)
+        for path in ROOT.rglob("*.py")
+        if matches(relative(path), ALSO_CHECKED_FOR_REGISTRATION_WRITES)
+    )
+    found = {
+        (path, function) for path in checked for function in copy_writes((ROOT / path).read_text())
+    }
+    assert found == set(HISTORY_LOADERS)
+    assert copy_writes("def f(c): c.copy(f'COPY checkins_registration ({x}) FROM STDIN')") == {"f"}
 
 
 def test_it_recognises_every_way_of_creating_registrations():

@@ -61,13 +61,16 @@ def test_it_probes_readiness_with_the_database_and_liveness_without():
     assert {"secretRef": {"name": "clao-secrets"}} in web["envFrom"]
 
 
-def test_it_migrates_directly_on_the_primary_with_the_same_image():
+def test_it_migrates_as_the_owner_directly_on_the_primary_with_the_same_image():
     job = by_kind("Job", "clao-migrate-1-0-0")["spec"]["template"]["spec"]["containers"][0]
     web = by_kind("Deployment", "clao-web")["spec"]["template"]["spec"]["containers"][0]
     assert job["image"] == web["image"]
     assert job["command"] == ["python", "manage.py", "migrate", "--no-input"]
     env = {item["name"]: item for item in job["env"]}
-    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_DIRECT_URL"
+    # manage.py migrate connects with DATABASE_OWNER_URL; DATABASE_URL (the Secret's) names the
+    # application's role that it grants privileges to.
+    assert env["DATABASE_OWNER_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_OWNER_URL"
+    assert "DATABASE_URL" not in env
     assert env["DB_TRANSACTION_POOLING"]["value"] == "0"
 
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('api', '0001_initial'),
-        ('checkins', '0004_lock_worker_and_read'),
+        ('checkins', '0006_registration_hash_chain'),
         ('employers', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
