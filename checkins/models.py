@@ -14,6 +14,8 @@ from employers.models import Employer
 from employers.numbers import format_enterprise_number
 from geo.addresses import format_address
 
+from .rules import reached_late
+
 
 class AppendOnlyError(Exception):
     """A registration is a legal record: once stored it is never changed or removed."""
@@ -109,6 +111,17 @@ class Registration(models.Model):
         verbose_name=_("registered by"),
     )
     reason = models.TextField(_("reason"), blank=True)
+    # Sent by a badge reader or time-keeping software (api.Device): the device, and its clock's
+    # time of the swipe. recorded_at stays the server's time of receipt.
+    device = models.ForeignKey(
+        "api.Device",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registrations",
+        verbose_name=_("device"),
+    )
+    swiped_at = models.DateTimeField(_("time of the swipe"), null=True, blank=True)
     # The tamper-evident chain (checkins/chain.py): the hash of the worker's previous
     # registration, and this one's hash over it and its own content. Set by the database's
     # trigger on PostgreSQL, by register() elsewhere.
@@ -152,6 +165,8 @@ class Registration(models.Model):
             # Serves "this worker's registrations of one local day" (a recorded_at range)
             # and "this worker's latest registration".
             models.Index(fields=["worker", "-recorded_at"], name="registration_worker_time"),
+            # Serves a device's reconciliation: what it stored between two times.
+            models.Index(fields=["device", "recorded_at"], name="registration_device_time"),
         ]
 
     def __str__(self) -> str:
@@ -189,6 +204,10 @@ class Registration(models.Model):
     @property
     def has_gps(self) -> bool:
         return self.latitude is not None
+
+    @property
+    def reached_late(self) -> bool:
+        return reached_late(self.swiped_at, self.recorded_at)
 
 
 class RegistrationChainHead(models.Model):

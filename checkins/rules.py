@@ -56,3 +56,33 @@ def open_in_state(latest: "Registration | None", now: datetime) -> OpenIn:
     if now.astimezone(UTC) - latest.recorded_at.astimezone(UTC) > OPEN_IN_LIMIT:
         return OpenIn(State.FORGOTTEN, latest)
     return OpenIn(State.OPEN, latest)
+
+
+# A badge reader's swipe: the device's clock says when the worker swiped, the server's when it
+# arrived. A swipe that reaches ClaO more than SWIPE_MAX_DELAY after it was made is refused
+# (the reader was offline too long); one "later" than its receipt by more than the clock
+# tolerance comes from a wrong clock. A swipe that arrives more than LATE_RECEIPT after it was
+# made is stored, and its card says that it reached ClaO late.
+SWIPE_MAX_DELAY = timedelta(minutes=10)
+SWIPE_CLOCK_TOLERANCE = timedelta(minutes=2)
+LATE_RECEIPT = timedelta(minutes=1)
+
+
+class SwipeTiming(enum.StrEnum):
+    ON_TIME = "on_time"
+    TOO_LATE = "too_late"
+    IN_FUTURE = "in_future"
+
+
+def swipe_timing(swiped_at: datetime, received_at: datetime) -> SwipeTiming:
+    delay = received_at.astimezone(UTC) - swiped_at.astimezone(UTC)
+    if delay > SWIPE_MAX_DELAY:
+        return SwipeTiming.TOO_LATE
+    if -delay > SWIPE_CLOCK_TOLERANCE:
+        return SwipeTiming.IN_FUTURE
+    return SwipeTiming.ON_TIME
+
+
+def reached_late(swiped_at: datetime | None, recorded_at: datetime) -> bool:
+    """Whether a registration made on a device reached ClaO noticeably after the swipe."""
+    return swiped_at is not None and recorded_at - swiped_at > LATE_RECEIPT

@@ -26,7 +26,7 @@ from employers.numbers import parse_enterprise_number
 
 from . import chain
 from .models import Registration
-from .rules import open_in_state
+from .rules import SwipeTiming, open_in_state, swipe_timing
 
 # PostgreSQL's "permission denied" (SQLSTATE 42501).
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -87,8 +87,10 @@ class RegistrationRefused(Exception):
 
     Codes: invalid_kind, invalid_source, invalid_enterprise_number, invalid_ddt, invalid_place,
     invalid_key, already_closed (an OUT meant to close an IN that is no longer the open one:
-    `registration` is what came after that IN), history_needs_owner (a `recorded_at` given
-    through the application's database role, which may not date a registration).
+    `registration` is what came after that IN), too_late and in_future (a device's swipe
+    received more than rules.SWIPE_MAX_DELAY after it was made, or dated after its receipt),
+    history_needs_owner (a `recorded_at` given through the application's database role, which
+    may not date a registration).
     """
 
     def __init__(
@@ -126,6 +128,8 @@ def register(
     reason: str = "",
     closes: Registration | None = None,
     recorded_at: datetime | None = None,
+    device=None,
+    swiped_at: datetime | None = None,
 ) -> Registered:
     """Stores one registration of `worker`, once per `(key_scope, idempotency_key)`.
 
@@ -140,6 +144,9 @@ def register(
       only history loading (the demo data, an import), connected as the owner, passes one.
       Channels never do.
     - The employer's name is copied as known now, so a later rename changes no record.
+    - `device` (an api.Device) and `swiped_at` (its clock's time of the swipe): a swipe
+      received too late or dated in the future is refused (rules.swipe_timing), unless its key
+      was already stored (a device resending after an outage gets the first one back).
     """
     if kind not in Registration.Kind.values:
         raise RegistrationRefused("invalid_kind", _("Choose IN or OUT."))
@@ -170,7 +177,10 @@ def register(
         stored, latest = _lock_and_read(worker, scope, idempotency_key)
         if stored is not None:
             return Registered(stored, created=False)
-        if closes is not None and (latest is None or latest.pk != closes.pk):
+        refused = _swipe_refusal(swiped_at)
+        if refused is not None:
+            pass
+        elif closes is not None and (latest is None or latest.pk != closes.pk):
             refused = RegistrationRefused(
                 "already_closed", _("This IN has already been closed."), registration=latest
             )
@@ -190,6 +200,8 @@ def register(
                 "idempotency_key": idempotency_key,
                 "acted_by": acted_by,
                 "reason": reason,
+                "device": device,
+                "swiped_at": swiped_at,
                 **place.fields(),
             }
             if recorded_at is None and not settings.CLAO_DB_CLOCK:
@@ -218,6 +230,21 @@ def register(
         ),
         created=False,
     )
+
+
+def _swipe_refusal(swiped_at: datetime | None) -> RegistrationRefused | None:
+    if swiped_at is None:
+        return None
+    timing = swipe_timing(swiped_at, timezone.now())
+    if timing is SwipeTiming.TOO_LATE:
+        return RegistrationRefused(
+            "too_late", _("This swipe reached ClaO more than 10 minutes after it was made.")
+        )
+    if timing is SwipeTiming.IN_FUTURE:
+        return RegistrationRefused(
+            "in_future", _("The time of this swipe is later than the time it arrived.")
+        )
+    return None
 
 
 def _store(registration: Registration) -> Registration:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "employers",
     "geo",
     "checkins",
+    "api",
     "employer_space",
 ]
 
@@ -361,6 +362,13 @@ for _group, _rate in CLAO_RATE_LIMITS.items():
 CLAO_STREET_LEARNERS = envint("CLAO_STREET_LEARNERS", "3")
 RATELIMIT_VIEW = "clao.errors.rate_limited"
 RATELIMIT_IP_META_KEY = "clao.ratelimits.client_ip"
+# The presence-registration web service (api/): requests per device credential and period
+# ("<count>/<period>", s m h or d; counters in Django's cache, shared through CACHE_URL=redis://),
+# and the largest body a batch may have (200 items take about 100 KB).
+CLAO_API_RATE = envstr("CLAO_API_RATE", "120/m")
+if not RATE_LIMIT.fullmatch(CLAO_API_RATE):
+    raise ImproperlyConfigured(f"CLAO_API_RATE={CLAO_API_RATE!r} is not like 120/m")
+CLAO_API_MAX_BODY_BYTES = envint("CLAO_API_MAX_BODY_BYTES", str(512 * 1024))
 
 # E-mail (the personalised links), as Django 6.1's MAILERS: the console in development, SMTP by
 # default in production; any e-mail backend by its dotted path (e.g. django-anymail's).

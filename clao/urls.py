@@ -18,6 +18,7 @@ urlpatterns = [
     path("employer/", include("employer_space.urls")),
     path("", include("employers.urls")),
     path("", include("checkins.urls")),
+    path("", include("api.urls")),
 ]
 
 if settings.CLAO_DEV_IDP:

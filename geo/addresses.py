@@ -191,6 +191,13 @@ def resolve_address(postal_code: str, municipality_text: str) -> Municipality | 
     return found
 
 
+def resolve_addresses(addresses: list[tuple[str, str]]) -> list[Municipality | None]:
+    """resolve_address for many (postal code, municipality text) pairs, each distinct pair
+    once: a badge reader's batch of 200 usually names a handful of places."""
+    found = {pair: resolve_address(*pair) for pair in set(addresses) if any(pair)}
+    return [found.get(pair) for pair in addresses]
+
+
 def is_plausible_street_name(name: str) -> bool:
     """Whether typed text may be learned as a street name: at most 80 characters of letters,
     digits, spaces and the punctuation of real names, with a word of two letters or more.

@@ -106,6 +106,26 @@ hypothesis_settings.load_profile("clao")
 
 
 @pytest.fixture
+def device(nsi):
+    """A badge reader of N.S.I. (may send for N.S.I. only); `device.token` is its plaintext."""
+    from tests.factories import make_device
+
+    reader, token = make_device(nsi, "Entrance reader")
+    reader.token = token
+    return reader
+
+
+@pytest.fixture
+def api_client(device):
+    """Django's test client speaking to the web service as `device`."""
+    return Client(
+        HTTP_HOST="testserver",
+        HTTP_AUTHORIZATION=f"Bearer {device.token}",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+
+@pytest.fixture
 def nsi_manager(nsi):
     """Access manager of N.S.I. (Sophie Lambert in the demo)."""
     from demo.people import DEMO_STAFF

@@ -1,8 +1,9 @@
 """Test data through the product's own paths: registrations only through checkins.services.
 
 Personas (fixtures in tests/conftest.py): `anne` (a worker), `other_worker` (Jan), anonymous
-(the plain `client`); employer staff: `nsi_manager` (access manager of N.S.I.), `nsi_user`,
-`other_manager` (access manager of another enterprise). Later issues add inspectors and devices.
+(the plain `client`), `device` (a badge reader of N.S.I. with its token); employer staff:
+`nsi_manager` (access manager of N.S.I.), `nsi_user`, `other_manager` (access manager of another
+enterprise). Later issues add inspectors here.
 """
 
 import uuid
@@ -10,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import Person
+from api.credentials import issue_credential
+from api.models import Device
 from checkins.models import Registration
 from checkins.services import Place, register
 from employers.mandates import grant
@@ -86,6 +89,13 @@ def make_registration(
         acted_by=acted_by,
         recorded_at=when,
     ).registration
+
+
+def make_device(
+    owner: Employer | None = None, label: str = "Reader 1", may_send_for=()
+) -> tuple[Device, str]:
+    """A device credential issued as the employer space and the command do; (device, token)."""
+    return issue_credential(owner or make_employer(), label, may_send_for)
 
 
 def make_mandate(

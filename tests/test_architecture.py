@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The product: what runs in production. Later apps (api, employer space, inspector space) are
 # one more name here.
-PRODUCT_APPS = ["clao", "accounts", "employers", "geo", "checkins", "employer_space"]
+PRODUCT_APPS = [
+    "clao",
+    "accounts",
+    "employers",
+    "geo",
+    "checkins",
+    "api",
+    "employer_space",
+]
 # Demo and development code: installed only with CLAO_DEV_IDP=1 (clao/settings.py).
 DEMO_APPS = ["demo"]
 
@@ -35,6 +43,7 @@ LAYERS = {
         "geo/addresses.py",
         "geo/loading.py",
         "accounts/niss.py",
+        "api/credentials.py",
         # Where queries go (primary or replica): infrastructure the entry points call.
         "clao/db_router.py",
         "accounts/roles.py",
@@ -53,6 +62,10 @@ LAYERS = {
         "*/urls.py",
         "*/decorators.py",
         "*/middleware.py",
+        # The web service: its schemas, the batch it stores item by item, its docs page.
+        "api/schemas.py",
+        "api/batches.py",
+        "api/docs.py",
         "clao/health.py",
         # The employer space is an entry point as a whole (its poster and CSV helpers too).
         "employer_space/*.py",

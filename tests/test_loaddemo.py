@@ -155,6 +155,21 @@ def test_it_refuses_to_run_without_the_development_idp(settings):
     assert not Person.objects.exists()
 
 
+def test_it_creates_one_demo_badge_reader_whose_printed_token_works():
+    from django.test import Client
+
+    from api.models import Device
+
+    output = loaddemo()
+    loaddemo()
+
+    token = output.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+    assert Device.objects.count() == 1
+    assert Device.objects.get().may_send_for.count() == Employer.objects.count()
+    answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/presence-registrations")
+    assert answer.status_code == 200
+
+
 def test_it_gives_each_demo_employer_one_access_manager():
     loaddemo("--today", TODAY.isoformat())
     for employer in Employer.objects.all():

@@ -18,6 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from api.credentials import hash_token, issue_credential
+from api.models import Device
 from checkins.models import Registration
 from checkins.services import Place, RegistrationRefused, register
 from employers.mandates import grant
@@ -26,6 +28,9 @@ from employers.models import Contract, Employer, Mandate, WorkDeclaration
 from ...people import DEMO_PEOPLE, DEMO_STAFF
 from ...streets import load_demo_streets
 
+# Demo only: a known token, printed by `make run`, so that the README's simulator command works
+# as it is. A real credential's token is random and shown once (manage.py devices create).
+DEMO_DEVICE_TOKEN = "clao_demo-badge-reader-not-a-secret"  # noqa: S105
 TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:clao:loaddemo")
 # The idempotency scope of the demo's keys: a channel of its own, apart from the workers' forms.
 KEY_SCOPE = "demo"
@@ -192,9 +197,23 @@ class Command(BaseCommand):
             self.load_staff(employers)
             self.stdout.write(f"Demo streets: {load_demo_streets()} created")
             self.load_registrations(workers, employers)
+            self.load_device(employers)
         self.stdout.write("Personalised links:")
         for token, _number, name in EMPLOYERS:
             self.stdout.write(f"  /l/{token}/  {name}")
+        self.stdout.write(
+            f"Demo badge reader (N.S.I., sends for every demo employer): token {DEMO_DEVICE_TOKEN}"
+        )
+
+    def load_device(self, employers: dict) -> None:
+        """A badge reader of N.S.I. with a known token, for the README's integrator steps."""
+        if Device.objects.filter(token_hash=hash_token(DEMO_DEVICE_TOKEN)).exists():
+            self.report("Demo badge reader", 0, 1)
+            return
+        owner = employers["nsi-demo"]
+        others = [e for e in employers.values() if e != owner]
+        issue_credential(owner, "Demo badge reader", others, token=DEMO_DEVICE_TOKEN)
+        self.report("Demo badge reader", 1, 1)
 
     def report(self, what: str, created: int, total: int) -> None:
         self.stdout.write(f"{what}: {created} created, {total - created} already there")
