@@ -87,10 +87,10 @@ class RegistrationRefused(Exception):
 
     Codes: invalid_kind, invalid_source, invalid_enterprise_number, invalid_ddt, invalid_place,
     invalid_key, already_closed (an OUT meant to close an IN that is no longer the open one:
-    `registration` is what came after that IN), history_needs_owner (a `recorded_at` given
-    through the application's database role, which may not date a registration), too_late and
-    in_future (a device's swipe received more than rules.SWIPE_MAX_DELAY after it was made, or
-    dated after its receipt).
+    `registration` is what came after that IN), too_late and in_future (a device's swipe
+    received more than rules.SWIPE_MAX_DELAY after it was made, or dated after its receipt),
+    history_needs_owner (a `recorded_at` given through the application's database role, which
+    may not date a registration).
     """
 
     def __init__(

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from employers.models import Mandate
+from employers.models import Employer, Mandate
 
 CSV_MAX_BYTES = 2 * 1024 * 1024
 
@@ -107,3 +107,28 @@ class SendLinkForm(forms.Form):
         max_length=20000,
     )
     client_token = forms.UUIDField(widget=forms.HiddenInput)
+
+
+class DeviceForm(forms.Form):
+    """A new badge-reader credential: a label and the enterprises it may send for."""
+
+    label = forms.CharField(
+        label=_("Label"),
+        max_length=100,
+        help_text=_("For example the site or the place of the reader."),
+        error_messages={"required": _("Give the device a label.")},
+    )
+    may_send_for = forms.ModelMultipleChoiceField(
+        label=_("May send registrations for"),
+        queryset=Employer.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("Your enterprise is always included."),
+    )
+
+    def __init__(self, *args, enterprises, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only enterprises the person manages: nobody lets a device send for an enterprise
+        # they hold no access manager mandate for.
+        self.fields["may_send_for"].queryset = enterprises
+        self.fields["may_send_for"].initial = [owner.pk]

@@ -25,4 +25,6 @@ urlpatterns = [
     path(E + "link/sendings/<int:sending_id>/", views.sending, name="sending"),
     path(E + "access/", views.access, name="access"),
     path(E + "access/<int:mandate_id>/revoke/", views.revoke_access, name="revoke"),
+    path(E + "devices/", views.devices, name="devices"),
+    path(E + "devices/<int:device_id>/revoke/", views.revoke_device, name="revoke_device"),
 ]

@@ -12,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from api.credentials import issue_credential, revoke_credential
 from checkins.models import Registration
 from checkins.rules import open_in_state
 from checkins.services import Place, RegistrationRefused, register
@@ -33,6 +35,7 @@ from employers.models import Mandate
 from .forms import (
     CsvForm,
     DeclarationForm,
+    DeviceForm,
     GrantForm,
     RegisterForWorkerForm,
     RegistrationsFilter,
@@ -343,6 +346,62 @@ def revoke_access(request: HttpRequest, mandate: Mandate, mandate_id: int) -> Ht
     if target.person_id == request.user.pk and target.revoked_at:
         return redirect("home")
     return redirect(reverse("employer_space:access", kwargs={"enterprise_id": enterprise.pk}))
+
+
+# -- Devices (badge-reader credentials of the web service) ---------------------------------
+# Access managers only: a token lets a machine register for the enterprise's workers.
+
+
+@manager_view
+@never_cache
+@require_http_methods(["GET", "POST"])
+def devices(request: HttpRequest, mandate: Mandate) -> HttpResponse:
+    enterprise = mandate.employer
+    form = DeviceForm(
+        request.POST or None,
+        enterprises=scoping.managed_enterprises_of(request.user),
+        owner=enterprise,
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            device, token = issue_credential(
+                enterprise, form.cleaned_data["label"], form.cleaned_data["may_send_for"]
+            )
+            # Rendered, not redirected: the plaintext token is stored nowhere, not even in the
+            # session, so this response is the only time it is shown (and never cached).
+            return _render(
+                request,
+                "employer_space/device_created.html",
+                mandate,
+                {"device": device, "token": token},
+                "devices",
+                status=201,
+            )
+        status = 400
+    return _render(
+        request,
+        "employer_space/devices.html",
+        mandate,
+        {"form": form, "devices": list(scoping.devices_of(request.user, enterprise))},
+        "devices",
+        status=status,
+    )
+
+
+@manager_view
+@require_http_methods(["GET", "POST"])
+def revoke_device(request: HttpRequest, mandate: Mandate, device_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST revokes (the token gets 401 from then on)."""
+    enterprise = mandate.employer
+    device = scoping.get_device_or_404(request.user, enterprise, device_id)
+    if request.method == "POST":
+        revoke_credential(device)
+        messages.success(request, _("Device “%(label)s” revoked.") % {"label": device.label})
+        return redirect("employer_space:devices", enterprise_id=enterprise.pk)
+    return _render(
+        request, "employer_space/device_revoke.html", mandate, {"device": device}, "devices"
+    )
 
 
 # -- CSV imports -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Person
+from api.models import Device
 from checkins.models import Registration
 
 from .models import Employer, LinkSending, Mandate, WorkDeclaration
@@ -19,6 +20,15 @@ def enterprises_of(person: Person) -> QuerySet[Employer]:
     """The enterprises the person holds an active mandate for."""
     return Employer.objects.filter(
         mandates__person=person, mandates__revoked_at__isnull=True
+    ).order_by("name", "pk")
+
+
+def managed_enterprises_of(person: Person) -> QuerySet[Employer]:
+    """The enterprises the person is an active access manager of."""
+    return Employer.objects.filter(
+        mandates__person=person,
+        mandates__revoked_at__isnull=True,
+        mandates__role=Mandate.Role.ACCESS_MANAGER,
     ).order_by("name", "pk")
 
 
@@ -102,3 +112,27 @@ def registrations_visible_to(person: Person, enterprise: Employer):
     return Registration.objects.filter(
         Q(enterprise_number=enterprise.number) | Q(ddt_number__in=numbers)
     ).select_related("worker", "acted_by")
+
+
+def devices_of(person: Person, enterprise: Employer) -> QuerySet[Device]:
+    """The badge-reader credentials the enterprise owns (revoked ones too), for its staff."""
+    # The mandate is checked here too, so that no caller can skip it.
+    if not enterprises_of(person).filter(pk=enterprise.pk).exists():
+        raise Http404("no such enterprise")
+    return (
+        Device.objects.filter(owner=enterprise)
+        .prefetch_related("may_send_for")
+        .order_by("revoked_at", "label", "pk")
+    )
+
+
+def get_device_or_404(person: Person, enterprise: Employer, pk) -> Device:
+    """A device of the enterprise; 404 for a device of another enterprise or a malformed id."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("no such device") from None
+    device = devices_of(person, enterprise).filter(pk=pk).first()
+    if device is None:
+        raise Http404("no such device")
+    return device

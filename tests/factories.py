@@ -2,8 +2,8 @@
 
 Personas (fixtures in tests/conftest.py): `anne` (a worker), `other_worker` (Jan), anonymous
 (the plain `client`), `device` (a badge reader of N.S.I. with its token); employer staff:
-`nsi_manager` (access manager of N.S.I.), `nsi_user`, `other_manager` (access manager of
-another enterprise). Later issues add inspectors.
+`nsi_manager` (access manager of N.S.I.), `nsi_user`, `other_manager` (access manager of another
+enterprise). Later issues add inspectors here.
 """
 
 import uuid

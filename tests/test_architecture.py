@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The product: what runs in production. Later apps (api, employer space, inspector space) are
 # one more name here.
-PRODUCT_APPS = ["clao", "accounts", "employers", "geo", "checkins", "api", "employer_space"]
+PRODUCT_APPS = [
+    "clao",
+    "accounts",
+    "employers",
+    "geo",
+    "checkins",
+    "api",
+    "employer_space",
+]
 # Demo and development code: installed only with CLAO_DEV_IDP=1 (clao/settings.py).
 DEMO_APPS = ["demo"]
 
