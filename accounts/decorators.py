@@ -14,7 +14,8 @@ def worker_required_keeping_form(view):
             return view(request, *args, **kwargs)
         if request.method == "POST":
             stash_form(request)
-            return redirect_to_login(request.path)
+            # With its query: a form reached from a QR code keeps its lock (?qr=) after login.
+            return redirect_to_login(request.get_full_path())
         return redirect_to_login(request.get_full_path())
 
     return wrapper

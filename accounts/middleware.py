@@ -52,7 +52,8 @@ class LoginExpiryMiddleware:
         if posted:
             # Stashed after logout: logging out empties the session.
             stash_form(request, owner=owner)
-        target = request.path if posted else request.get_full_path()
+        # With its query: a form reached from a QR code keeps its lock (?qr=) after login.
+        target = request.get_full_path()
         if getattr(request, "htmx", False):
             return _htmx_redirect(redirect_to_login(target).url)
         return redirect_to_login(target)

@@ -29,7 +29,7 @@ from .models import Registration
 from .rules import open_in_state
 from .services import Place, RegistrationRefused, latest_registration, person_scope, register
 
-QR_DDT = "clao_qr_ddt"
+QR_PARAM = "qr"
 # ?out_of= is an id of ours: anything longer than a bigint is not one.
 MAX_ID_DIGITS = 18
 
@@ -39,22 +39,29 @@ def _get_registration(request: HttpRequest, pk: int) -> Registration:
     return get_object_or_404(request.user.registrations.select_related("employer"), pk=pk)
 
 
+def _poster_error(request: HttpRequest, number: str) -> HttpResponse | None:
+    """Why a DDT number from a QR code cannot lock the form, as a page; None when it can."""
+    try:
+        parsed = parse_ddt(number)
+    except ValidationError:
+        context = {"number": number, "malformed": True}
+        return render(request, "checkins/qr_invalid.html", context, status=404)
+    # A public poster number, not an object the worker owns.
+    if not WorkDeclaration.objects.filter(number=parsed).exists():
+        context = {"number": parsed, "malformed": False}
+        return render(request, "checkins/qr_invalid.html", context, status=404)
+    return None
+
+
 @login_required
 def qr_entry(request: HttpRequest, number: str) -> HttpResponse:
-    """The QR code of a DDT poster: the form opens with that number, locked."""
-    try:
-        number = parse_ddt(number)
-    except ValidationError:
-        return render(
-            request, "checkins/qr_invalid.html", {"number": number, "malformed": True}, status=404
-        )
-    # A public poster number, not an object the worker owns.
-    if not WorkDeclaration.objects.filter(number=number).exists():
-        return render(
-            request, "checkins/qr_invalid.html", {"number": number, "malformed": False}, status=404
-        )
-    request.session[QR_DDT] = number
-    return redirect("new_registration")
+    """The QR code of a DDT poster: the form opens with that number, locked.
+
+    The lock lives in the form's address (?qr=), not in the session: it belongs to the form
+    reached from the poster, and "New registration" from the list is a form without it."""
+    if (error := _poster_error(request, number)) is not None:
+        return error
+    return redirect(f"{reverse('new_registration')}?{QR_PARAM}={parse_ddt(number)}")
 
 
 @worker_required_keeping_form
@@ -62,7 +69,11 @@ def qr_entry(request: HttpRequest, number: str) -> HttpResponse:
 @limited("registration", methods=("POST",))
 def new_registration(request: HttpRequest) -> HttpResponse:
     worker = request.user
-    locked_ddt = request.session.get(QR_DDT, "")
+    locked_ddt = request.GET.get(QR_PARAM, "")
+    if locked_ddt:
+        if (error := _poster_error(request, locked_ddt)) is not None:
+            return error
+        locked_ddt = parse_ddt(locked_ddt)
     if request.method == "POST":
         form = RegistrationForm(request.POST, locked_ddt=locked_ddt)
         if form.is_valid():
@@ -71,11 +82,9 @@ def new_registration(request: HttpRequest) -> HttpResponse:
             except RegistrationRefused as refused:
                 form.add_error(None, refused.message)
             else:
-                request.session.pop(QR_DDT, None)
                 return redirect("registration_detail", pk=registration.pk)
         elif (stored := _already_stored(request, request.POST.get("client_token", ""))) is not None:
-            # A resubmission of a stored form that no longer validates (the QR lock ended
-            # with the first one): show what was stored.
+            # A resubmission of a stored form that no longer validates: show what was stored.
             return redirect("registration_detail", pk=stored.pk)
     start = _start_employer(request)
     recent = recent_registrations(worker)

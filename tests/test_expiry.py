@@ -121,3 +121,33 @@ def test_it_leaves_the_session_cookie_alone_when_a_suggestion_arrives_after_the_
     )
     assert response.status_code == 204
     assert "sessionid" not in response.cookies
+
+
+def test_it_keeps_the_qr_lock_of_a_form_submitted_after_expiry(client, geo_data):
+    from employers.models import WorkDeclaration
+
+    nsi = Employer.objects.create(number="0450905686", name="N.S.I.")
+    WorkDeclaration.objects.create(
+        number="1Y1002V9KLZ6Z",
+        employer=nsi,
+        postal_code="1000",
+        municipality="Bruxelles",
+        street="Rue du Midi",
+    )
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        saml_login(client, "/")
+        url = client.get("/qr/1Y1002V9KLZ6Z/")["Location"]
+        form = client.get(url).content.decode()
+    typed = {"enterprise_number": "0450.905.686", "postal_code": "1000", "kind": "IN"}
+    typed |= {"municipality": "Bruxelles", "street": "Rue du Midi"}
+    with time_machine.travel(start + timedelta(hours=7), tick=True):
+        response = client.post(url, hidden_inputs(form) | typed)
+        # The login comes back to the form of the QR code, lock included.
+        assert response["Location"] == "/login/?next=/registrations/new/%3Fqr%3D1Y1002V9KLZ6Z"
+        page = saml_login(client, url).content.decode()
+        assert '<output aria-labelledby="ddt-label" class="locked">1Y1002V9KLZ6Z</output>' in page
+        assert 'value="Rue du Midi"' in page
+        client.post(url, hidden_inputs(page) | typed)
+    registration = Registration.objects.get()
+    assert (registration.ddt_number, registration.source) == ("1Y1002V9KLZ6Z", "qr")

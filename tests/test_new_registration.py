@@ -70,16 +70,23 @@ def text(response) -> str:
     return response.content.decode().replace("\xa0", " ").replace("\u202f", " ")
 
 
-def form_page(client) -> str:
-    response = client.get(URL)
+def form_page(client, url: str = URL) -> str:
+    response = client.get(url)
     assert response.status_code == 200
     return text(response)
 
 
-def submit(client, **data):
-    token = hidden_inputs(form_page(client))["client_token"]
+def submit(client, url: str = URL, **data):
+    token = hidden_inputs(form_page(client, url))["client_token"]
     values = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
-    return client.post(URL, values | data)
+    return client.post(url, values | data)
+
+
+def qr_form_url(client, number: str = "1Y1002V9KLZ6Z") -> str:
+    """Where the QR code of a poster leads: the form, with its lock in the address."""
+    response = client.get(f"/qr/{number}/")
+    assert response.status_code == 302
+    return response["Location"]
 
 
 def test_it_requires_login(client):
@@ -357,13 +364,39 @@ def test_it_normalises_and_checks_a_typed_ddt_number(client, anne, nsi):
 def test_it_locks_the_ddt_number_of_a_qr_code_and_stores_the_source(client, anne, nsi):
     WorkDeclaration.objects.create(number="1Y1002V9KLZ6Z", employer=nsi, **ADDRESS)
     client.force_login(anne)
-    client.get("/qr/1Y1002V9KLZ6Z/")
+    url = qr_form_url(client)
     # A different number posted by a crafted form is ignored: the QR code's number wins.
-    response = submit(client, kind="IN", ddt_choice="other", ddt_number="AAAAAAAAAAAAA", **GPS)
+    response = submit(client, url, kind="IN", ddt_choice="other", ddt_number="AAAAAAAAAAAAA", **GPS)
     assert response.status_code == 302
     registration = Registration.objects.get()
     assert registration.ddt_number == "1Y1002V9KLZ6Z"
     assert registration.source == Registration.Source.QR_CODE
+
+
+def test_it_keeps_the_qr_lock_to_the_form_reached_from_the_qr_code(client, anne, nsi):
+    WorkDeclaration.objects.create(number="1Y1002V9KLZ6Z", employer=nsi, **ADDRESS)
+    client.force_login(anne)
+    url = qr_form_url(client)
+    assert "1Y1002V9KLZ6Z" in url
+    locked = form_page(client, url)
+    assert '<output aria-labelledby="ddt-label" class="locked">1Y1002V9KLZ6Z</output>' in locked
+    # "This is not my site": the same form without the lock, with the usual DDT choice.
+    assert f'<a href="{URL}">Ce n’est pas mon chantier</a>' in locked
+    # Back to the list, then "New registration": no lock, and the source is the smartphone.
+    plain = form_page(client)
+    assert 'class="locked"' not in plain and 'name="ddt_choice"' in plain
+    response = submit(client, kind="IN", **GPS)
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.ddt_number, registration.source) == ("", "smartphone")
+
+
+def test_it_refuses_a_crafted_qr_lock_of_an_unknown_poster(client, anne, nsi):
+    client.force_login(anne)
+    response = client.post(f"{URL}?qr=AAAAAAAAAAAAA", {"kind": "IN", **GPS})
+    assert response.status_code == 404
+    assert not Registration.objects.exists()
+    assert "n’est pas connu" in text(response)
 
 
 def test_it_stores_gps_coordinates_and_shows_them_as_the_manual(client, anne, nsi):
@@ -506,12 +539,12 @@ def test_it_stores_one_registration_for_a_double_tap(client, anne, nsi):
 def test_it_shows_the_confirmation_again_for_a_retry_after_a_qr_registration(client, anne, nsi):
     WorkDeclaration.objects.create(number="1Y1002V9KLZ6Z", employer=nsi, **ADDRESS)
     client.force_login(anne)
-    client.get("/qr/1Y1002V9KLZ6Z/")
-    token = hidden_inputs(form_page(client))["client_token"]
+    url = qr_form_url(client)
+    token = hidden_inputs(form_page(client, url))["client_token"]
     data = {"client_token": token, "enterprise_number": "0450905686", "kind": "IN"} | GPS
-    first = client.post(URL, data)
-    # The QR code's number has left the session; the retry must not fail on a missing DDT.
-    retry = client.post(URL, data)
+    first = client.post(url, data)
+    # A retry of the same form shows what was stored, nothing more.
+    retry = client.post(url, data)
     assert retry.status_code == 302 and retry["Location"] == first["Location"]
     assert Registration.objects.count() == 1
 

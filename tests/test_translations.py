@@ -146,7 +146,7 @@ def _pages(client, anne, registration) -> dict[str, str]:
         "bad date": client.get("/?date=2099-01-01"),
         "form": client.get("/registrations/new/"),
         "form errors": client.post("/registrations/new/", {"kind": "IN"}),
-        "qr form": (client.get("/qr/1Y1002V9KLZ6Z/"), client.get("/registrations/new/"))[1],
+        "qr form": client.get("/qr/1Y1002V9KLZ6Z/", follow=True),
         "confirmation": client.get(f"/registrations/{registration.pk}/"),
         "help": client.get("/help/"),
         "bad qr": client.get("/qr/NOPE/"),

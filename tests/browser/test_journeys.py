@@ -78,7 +78,7 @@ def test_it_falls_back_to_a_free_address_when_location_is_refused(phone_without_
 def test_it_locks_the_ddt_of_a_qr_code(any_phone):
     page = any_phone.page
     any_phone.login("/qr/1Y1002V9KLZ6Z/")
-    assert page.url.endswith("/registrations/new/")
+    assert page.url.endswith("/registrations/new/?qr=1Y1002V9KLZ6Z")
     assert page.locator("output.locked").inner_text() == "1Y1002V9KLZ6Z"
     assert page.locator("[name=ddt_number]").count() == 0
     any_phone.type_address()

@@ -202,6 +202,40 @@ def test_it_says_the_typed_number_wins_over_the_ticked_employer(phone):
     assert "numéro tapé qui sera enregistré" in note.inner_text()
 
 
+# Item 2: the QR lock belongs to the form reached from the QR code.
+
+
+def test_it_drops_the_qr_lock_back_at_the_list_then_a_new_registration(any_phone):
+    page = any_phone.page
+    any_phone.login("/qr/1Y1002V9KLZ6Z/")
+    assert page.locator("output.locked").inner_text() == "1Y1002V9KLZ6Z"
+    page.get_by_role("link", name="Retour à la liste").click()
+    page.get_by_role("link", name="Nouvel enregistrement").click()
+    page.wait_for_load_state()
+    assert page.locator("output.locked").count() == 0
+    page.get_by_label("Numéro de déclaration", exact=True).select_option("unknown")
+    any_phone.type_address()
+    page.get_by_role("button", name="IN", exact=True).click()
+    page.wait_for_url(CONFIRMATION)
+    registration = Registration.objects.get()
+    assert (registration.source, registration.ddt_number) == ("smartphone", "")
+    assert "Code QR" not in page.locator("main").inner_text()
+
+
+def test_it_lets_a_worker_who_scanned_the_wrong_poster_choose_the_number(any_phone):
+    page = any_phone.page
+    any_phone.login("/qr/1Y1002V9KLZ6Z/")
+    page.get_by_role("link", name="Ce n’est pas mon chantier").click()
+    page.wait_for_load_state()
+    assert page.locator("output.locked").count() == 0
+    page.get_by_label("Autre numéro de déclaration").fill("1Y1003A8HTX2K")
+    any_phone.type_address()
+    page.get_by_role("button", name="IN", exact=True).click()
+    page.wait_for_url(CONFIRMATION)
+    registration = Registration.objects.get()
+    assert (registration.source, registration.ddt_number) == ("smartphone", "1Y1003A8HTX2K")
+
+
 # Item 3: a foreign number of no known country is refused before anything is stored.
 
 
