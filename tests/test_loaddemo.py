@@ -1,14 +1,17 @@
+import uuid
 from datetime import date, datetime, time, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from stdnum.be import vat as be_vat
 
 from accounts.models import Person
 from checkins.models import Registration
+from checkins.services import latest_registration
 from demo.people import DEMO_PEOPLE, DEMO_STAFF, NEWCOMER
 from employers.models import Contract, Employer, Mandate, WorkDeclaration
 
@@ -111,20 +114,23 @@ def test_it_shows_anne_sophie_today_from_badge_reader_employer_app_and_smartphon
         ("OUT", "badge"),
         ("IN", "badge"),
     ]
-    assert today[0].recorded_at.astimezone(BRUSSELS).hour < 12
+    # Her smartphone IN is still open: "Vous arrêtez de travailler ?" offers its OUT.
     assert today[0].latitude is not None
+    assert latest_registration(anne) == today[0]
 
 
 def test_it_loads_a_night_shift_across_midnight():
-    loaddemo("--today", TODAY.isoformat())
-    yesterday = TODAY - timedelta(days=1)
+    # Jan's night shift ends yesterday morning: that night (24 to 25 October) the clocks go back.
+    today = date(2026, 10, 26)
+    loaddemo("--today", today.isoformat())
+    yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
     night_in = (
-        Registration.objects.on_local_day(yesterday)
-        .filter(kind="IN", recorded_at__gte=datetime.combine(yesterday, time(20), BRUSSELS))
+        Registration.objects.on_local_day(before)
+        .filter(kind="IN", recorded_at__gte=datetime.combine(before, time(20), BRUSSELS))
         .get()
     )
     night_out = (
-        night_in.worker.registrations.on_local_day(TODAY)
+        night_in.worker.registrations.on_local_day(yesterday)
         .filter(kind="OUT", employer=night_in.employer)
         .get()
     )
@@ -178,3 +184,78 @@ def test_it_gives_each_demo_employer_one_access_manager():
         assert [m.person.niss for m in managers] == [
             p["niss"] for p in DEMO_STAFF if p["employer"] == employer.link_token
         ]
+
+
+# Item 6 of issue 10: the README's demo table works whatever the hour of loading.
+
+README_HOURS = [time(0, 20), time(2, 0), time(6, 30), time(12, 0), time(22, 50), time(23, 59)]
+
+
+def login(client, first_name: str) -> None:
+    # In French, whatever the demo person's language: the assertions read the French pages.
+    person = worker(first_name)
+    person.language = "fr"
+    person.save()
+    client.force_login(person)
+
+
+@pytest.mark.parametrize("hour", README_HOURS, ids=lambda hour: hour.strftime("%H%M"))
+def test_it_keeps_every_row_of_the_readme_demo_working_at_any_hour(client, hour):
+    moment = datetime.combine(date(2026, 11, 29), hour, tzinfo=BRUSSELS)
+    with time_machine.travel(moment, tick=False):
+        loaddemo()
+        today = moment.date()
+        # Anne-Sophie: today's list shows the badge reader, the employer application and her
+        # smartphone; "Vous arrêtez de travailler ?" closes her open IN.
+        login(client, "Anne-Sophie")
+        home = client.get("/").content.decode()
+        for source in ("Badgeuse", "Application employeur", "Smartphone"):
+            assert source in home
+        assert "Vous arrêtez de travailler ?" in home.replace("\xa0", " ")
+        assert {r.source for r in worker("Anne-Sophie").registrations.on_local_day(today)} == {
+            "badge",
+            "employer",
+            "smartphone",
+        }
+        assert all(r.recorded_at <= moment for r in Registration.objects.all())
+        # Jan: yesterday's night shift, whose OUT says which IN it closes.
+        login(client, "Jan")
+        yesterday = client.get(f"/?date={today - timedelta(days=1)}").content.decode()
+        assert "Clôture l’IN du" in yesterday
+        assert worker("Jan").contracts.values("employer").distinct().count() == 3
+
+
+def test_it_reopens_the_demo_in_when_loaded_again_after_the_quick_out(client):
+    moment = datetime(2026, 11, 29, 9, 0, tzinfo=BRUSSELS)
+    with time_machine.travel(moment, tick=False):
+        loaddemo()
+        login(client, "Anne-Sophie")
+        assert "Vous arrêtez de travailler ?" in client.get("/").content.decode().replace(
+            "\xa0", " "
+        )
+        open_in = worker("Anne-Sophie").registrations.order_by("-recorded_at").first()
+        client.post(
+            "/registrations/quick-out/",
+            {
+                "client_token": str(uuid.uuid4()),
+                "closes": open_in.pk,
+                "latitude": "50.845",
+                "longitude": "4.349",
+                "accuracy": "9",
+            },
+        )
+    assert worker("Anne-Sophie").registrations.order_by("-recorded_at").first().kind == "OUT"
+    with time_machine.travel(moment + timedelta(hours=1), tick=False):
+        loaddemo()
+        login(client, "Anne-Sophie")
+        home = client.get("/").content.decode().replace("\xa0", " ")
+    assert "Vous arrêtez de travailler ?" in home
+    # The next morning a reload places a new day, with its IN at work, and only once.
+    with time_machine.travel(moment + timedelta(hours=21), tick=False):
+        loaddemo()
+        login(client, "Anne-Sophie")
+        home = client.get("/").content.decode().replace("\xa0", " ")
+        assert "Vous arrêtez de travailler ?" in home
+        before = Registration.objects.count()
+        loaddemo()
+        assert Registration.objects.count() == before

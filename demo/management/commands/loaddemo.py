@@ -5,6 +5,11 @@ Idempotent: everything is looked up before it is created. Registrations are a le
 append-only record stored, like every other, through checkins.services.register(): each has a
 deterministic idempotency key in the "demo" scope (uuid5 of the day the data is anchored on,
 the worker and the slot), so loading again stores nothing twice.
+
+Today's registrations are placed relative to the moment of loading (RECENT), squeezed into the
+time since midnight when the day has just begun: the README's demo works at any hour. Loading
+again later re-opens a worker's IN when the demo needs one (Anne-Sophie closed hers with the
+quick OUT, or it is older than the open-IN limit).
 """
 
 import uuid
@@ -21,7 +26,8 @@ from django.utils import timezone
 from api.credentials import hash_token, issue_credential
 from api.models import Device
 from checkins.models import Registration
-from checkins.services import Place, RegistrationRefused, register
+from checkins.rules import open_in_state
+from checkins.services import Place, RegistrationRefused, latest_registration, register
 from employers.mandates import grant
 from employers.models import Contract, Employer, Mandate, WorkDeclaration
 
@@ -123,40 +129,65 @@ class Shift:
 
 
 SHIFTS = [
-    # Anne-Sophie: badge reader, employer application, and this morning her smartphone.
+    # Anne-Sophie: badge reader, employer application (today's are in RECENT).
     Shift("Anne-Sophie", "net-propre", 2, time(7, 30), time(11, 30), Source.BADGE_READER,
           MIDI, site_address(MIDI)),
     Shift("Anne-Sophie", "net-propre", 1, time(8), time(12), Source.EMPLOYER_APP,
           MIDI, site_address(MIDI)),
-    # Today: three early jobs, so that her list shows every way a registration arrives.
-    Shift("Anne-Sophie", "net-propre", 0, time(4, 30), time(5, 15), Source.BADGE_READER,
-          MIDI, site_address(MIDI)),
-    Shift("Anne-Sophie", "net-propre", 0, time(5, 30), time(6, 20), Source.EMPLOYER_APP,
-          MIDI, site_address(MIDI)),
-    Shift("Anne-Sophie", "net-propre", 0, time(6, 45), None, Source.SMARTPHONE,
-          MIDI, Gps(MIDI, 12.0)),
-    # Jan: two employers in one day, then a night shift for the third one.
+    # Jan: two employers in one day, then a night shift for the third one that ends yesterday
+    # morning, so that yesterday's list shows which IN its OUT closes at any hour of today.
     Shift("Jan", "schoonmaak-vlaanderen", 2, time(6), time(10), Source.QR_CODE,
           MEIR, Gps(MEIR, 8.0)),
     Shift("Jan", "clean-bruxelles", 2, time(14), time(18), Source.SMARTPHONE,
           "", Gps(LOUISE, 25.0)),
-    Shift("Jan", "nsi-demo", 1, time(22), time(6), Source.ONSS_APP,
+    Shift("Jan", "nsi-demo", 2, time(22), time(6), Source.ONSS_APP,
           "", Address("1060", "Saint-Gilles", "Place Victor Horta", "11")),
     # Ana: refused the GPS position one day and typed the address in.
     Shift("Ana", "curatenie-ro", 2, time(7), time(15), Source.SMARTPHONE,
           VELDSTRAAT, Gps(VELDSTRAAT, 15.0)),
     Shift("Ana", "curatenie-ro", 1, time(7), time(15), Source.SMARTPHONE,
           "", site_address(VELDSTRAAT)),
-    Shift("Ana", "curatenie-ro", 0, time(6, 30), None, Source.QR_CODE,
-          VELDSTRAAT, Gps(VELDSTRAAT, 9.0)),
 ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recent:
+    """A job of today, placed relative to the moment of loading: it started `start` ago and
+    ended `end` ago (None: still at work, an open IN for the quick OUT)."""
+
+    person: str
+    employer: str
+    start: timedelta
+    end: timedelta | None
+    source: str
+    ddt: str
+    place: Gps | Address
+
+
+RECENT = [
+    # Anne-Sophie today: three short jobs, so that her list shows every way a registration
+    # arrives, the last one still going on ("Vous arrêtez de travailler ?").
+    Recent("Anne-Sophie", "net-propre", timedelta(hours=2, minutes=45), timedelta(hours=2),
+           Source.BADGE_READER, MIDI, site_address(MIDI)),
+    Recent("Anne-Sophie", "net-propre", timedelta(hours=1, minutes=45), timedelta(hours=1),
+           Source.EMPLOYER_APP, MIDI, site_address(MIDI)),
+    Recent("Anne-Sophie", "net-propre", timedelta(minutes=45), None, Source.SMARTPHONE,
+           MIDI, Gps(MIDI, 12.0)),
+    # Ana scanned the poster of her site this morning.
+    Recent("Ana", "curatenie-ro", timedelta(hours=1, minutes=30), None, Source.QR_CODE,
+           VELDSTRAAT, Gps(VELDSTRAAT, 9.0)),
+]  # fmt: skip
+# Whoever is at work in the demo: when loading again finds no open IN, one is opened anew.
+AT_WORK = {recent.person: recent for recent in RECENT if recent.end is None}
+# How long before the moment of loading a re-opened IN is placed.
+REOPENED = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class Planned:
     """One registration of a shift, before it is stored."""
 
-    shift: Shift
+    shift: "Shift | Recent"
     worker: object
     kind: str
     moment: datetime
@@ -187,8 +218,17 @@ class Command(BaseCommand):
         # Demo registrations cannot be removed once stored: keep them out of real databases.
         if not settings.CLAO_DEV_IDP:
             raise CommandError("loaddemo only runs with the development IdP (CLAO_DEV_IDP=1).")
-        self.today = parse_day(today) if today else timezone.localdate()
         self.tz = timezone.get_default_timezone()
+        self.now = timezone.now()
+        self.today = parse_day(today) if today else timezone.localdate(self.now)
+        if today:
+            # Another day: the same wall-clock time on that day, never later than now.
+            moment = datetime.combine(
+                self.today,
+                timezone.localtime(self.now).time().replace(microsecond=0),
+                tzinfo=self.tz,
+            )
+            self.now = min(self.now, moment)
         with transaction.atomic():
             workers = self.load_workers()
             employers = self.load_employers()
@@ -310,7 +350,7 @@ class Command(BaseCommand):
             planned
             for shift in SHIFTS
             for planned in self.registrations(shift, self.worker(workers, shift.person))
-        ]
+        ] + self.recent_registrations(workers)
         keys = {planned.key for planned in plan}
         existing = set(
             Registration.objects.filter(key_scope=KEY_SCOPE, idempotency_key__in=keys).values_list(
@@ -348,6 +388,7 @@ class Command(BaseCommand):
             except RegistrationRefused as exc:
                 raise CommandError(f"{shift}: refused ({exc.code}): {exc.message}") from exc
             created += stored.created
+        created += self.reopen(workers, employers)
         self.stdout.write(
             f"Registrations: {created} created, {len(existing)} already there"
             + (f", {skipped} left out (day already has registrations)" if skipped else "")
@@ -365,7 +406,7 @@ class Command(BaseCommand):
             )
         result = []
         for kind, moment in moments:
-            if moment > timezone.now():
+            if moment > self.now:
                 # Nobody registers in the future: a morning load skips the afternoon.
                 continue
             key = uuid.uuid5(
@@ -375,6 +416,60 @@ class Command(BaseCommand):
             # The night shift's OUT goes with its IN: both are judged on the day it started.
             result.append(Planned(shift, worker, kind, moment, day, str(key)))
         return result
+
+    def recent_registrations(self, workers: dict) -> list[Planned]:
+        """Today's jobs, before the moment of loading. Early in the day they are squeezed
+        into the time since midnight, in the same order, so that they stay on today's list."""
+        midnight = datetime.combine(self.today, time.min, tzinfo=self.tz)
+        since_midnight = self.now - midnight
+        longest = max(recent.start for recent in RECENT) + timedelta(minutes=1)
+        scale = min(1.0, since_midnight / longest)
+        result = []
+        for index, recent in enumerate(RECENT):
+            worker = self.worker(workers, recent.person)
+            moments = [(Registration.Kind.IN, recent.start)]
+            if recent.end is not None:
+                moments.append((Registration.Kind.OUT, recent.end))
+            for kind, before in moments:
+                moment = (self.now - before * scale).replace(microsecond=0)
+                key = uuid.uuid5(
+                    TOKEN_NAMESPACE, f"{self.today.isoformat()}/{worker.niss}/recent/{index}/{kind}"
+                )
+                result.append(Planned(recent, worker, kind, moment, self.today, str(key)))
+        return result
+
+    def reopen(self, workers: dict, employers: dict[str, Employer]) -> int:
+        """An IN at work again for whoever the demo shows at work but has no open IN now."""
+        created = 0
+        for person, recent in AT_WORK.items():
+            worker = self.worker(workers, person)
+            if open_in_state(latest_registration(worker), self.now).is_open:
+                continue
+            moment = (self.now - REOPENED).replace(second=0, microsecond=0)
+            key = uuid.uuid5(TOKEN_NAMESPACE, f"reopen/{worker.niss}/{moment.isoformat()}")
+            try:
+                stored = register(
+                    worker=worker,
+                    kind=Registration.Kind.IN,
+                    enterprise_number=employers[recent.employer].number,
+                    place=self.place(recent.place, Registration.Kind.IN),
+                    source=Source.SMARTPHONE,
+                    idempotency_key=str(key),
+                    key_scope=KEY_SCOPE,
+                    ddt_number=recent.ddt,
+                    recorded_at=max(moment, self.latest_moment(worker)),
+                )
+            except RegistrationRefused as exc:
+                raise CommandError(f"{recent}: refused ({exc.code}): {exc.message}") from exc
+            created += stored.created
+        return created
+
+    def latest_moment(self, worker) -> datetime:
+        """Just after the worker's latest registration: a re-opened IN comes after it."""
+        latest = latest_registration(worker)
+        if latest is None:
+            return datetime.min.replace(tzinfo=self.tz)
+        return min(self.now, latest.recorded_at + timedelta(seconds=1))
 
     @staticmethod
     def place(place: Gps | Address, kind: str) -> Place:
