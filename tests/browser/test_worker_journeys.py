@@ -153,11 +153,14 @@ def test_it_keeps_the_address_choice_after_an_error_on_a_located_form(phone):
     page = phone.page
     phone.login("/registrations/new/")
     page.locator("#gps-status:not([hidden])").wait_for()
+    # The worker walked on meanwhile: the form shown again refreshes the position.
+    page.context.set_geolocation({"latitude": 50.8451, "longitude": 4.3495, "accuracy": 7})
     # No DDT choice: refused, with the position kept.
     page.get_by_role("button", name="IN", exact=True).click()
     page.get_by_text("Choisissez un numéro de déclaration").wait_for()
     assert not Registration.objects.exists()
     assert page.locator("#gps-status").is_visible()
+    page.wait_for_function("document.querySelector('#gps-status .x').textContent === '4.349500'")
     assert focused_name(page) == "ddt_choice"
     toggle = page.get_by_role("button", name="Indiquer plutôt une adresse")
     assert toggle.is_visible()
