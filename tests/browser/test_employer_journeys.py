@@ -107,7 +107,8 @@ def test_it_takes_an_employer_from_a_new_ddt_to_the_workers_in(browser, staff_si
         )
         contexts.append(context)
         worker.login(qr_url.removeprefix(site), person=ANNE["niss"])
-        worker.page.wait_for_url("**/registrations/new/")
+        # The lock travels in the form's address (?qr=), not in the session.
+        worker.page.wait_for_url(re.compile(r"/registrations/new/\?qr=" + NEW_DDT + "$"))
         assert worker.page.locator("output.locked").inner_text() == NEW_DDT
         worker.page.locator("#gps-status:not([hidden])").wait_for()
         worker.page.get_by_role("button", name="IN", exact=True).click()
