@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from .models import Person
 from .niss import compact_niss
 from .saml import social_app
+from .signals import idp_attributes_received
 from .views import login_refused
 
 logger = logging.getLogger(__name__)
@@ -68,3 +69,5 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         worker.save()
         if not sociallogin.is_existing:
             sociallogin.connect(request, worker)
+        # Roles other apps read from the IdP (e.g. the inspector's office, inspection/roles.py).
+        idp_attributes_received.send(sender=Person, person=worker, attributes=attributes)

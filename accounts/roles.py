@@ -13,6 +13,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from employers.models import Mandate
+from inspection.models import Inspector
 
 from .models import Person
 
@@ -33,10 +34,16 @@ def holds_a_mandate(person: Person) -> bool:
     return Mandate.objects.active().filter(person=person).exists()
 
 
+def is_an_inspector(person: Person) -> bool:
+    # The same rule as inspection.roles.active_role, which guards every page of the space.
+    return Inspector.objects.filter(person=person, revoked_at__isnull=True).exists()
+
+
 # (space, check). Order = order in the header.
 SPACES: list[tuple[Space, Callable[[Person], bool]]] = [
     (Space("worker", _("My registrations"), "home", "/"), _always),
     (Space("employer", _("Employer space"), "employer_space:home", "/employer/"), holds_a_mandate),
+    (Space("inspector", _("ONSS inspection"), "inspection:search", "/onss/"), is_an_inspector),
 ]
 
 

@@ -5,12 +5,15 @@ just before it (empty for the first), and `chain_hash`:
 
     chain_hash = sha256(UTF-8 of the canonical text), in lowercase hex
 
-The canonical text is the line `clao-registration-v1`, then one line per field, in this order:
+The canonical text is a version line, then one line per field, in this order:
 
     <name>=<number of characters>:<value>      or, for an empty value (NULL), <name>=-
 
 each ending with a newline ("\\n"), the lengths making any value (a reason with newlines)
-unambiguous. The fields are FIELDS below, `previous` first. Values as text: integers in decimal,
+unambiguous. The fields are FIELDS below, `previous` first. A registration with a device, a
+swipe time or a correction is version 2 (`clao-registration-v2`, FIELDS then FIELDS_V2, checkins
+migration 0009); any other is version 1 (`clao-registration-v1`, FIELDS), so the hashes stored
+before the badge readers and corrections existed stay valid. Values as text: integers in decimal,
 recorded_at in UTC as 2026-11-27T07:00:00.000000Z, latitude/longitude with their 6 decimals,
 accuracy_m as PostgreSQL writes a double (shortest exact form, 1e+15 and up in exponent form).
 
@@ -33,6 +36,7 @@ from math import copysign, isfinite
 from .models import RegistrationChainHead
 
 VERSION = "clao-registration-v1"
+VERSION_2 = "clao-registration-v2"
 # (name in the canonical text, model attribute), in order.
 FIELDS = [
     ("worker", "worker_id"),
@@ -56,7 +60,15 @@ FIELDS = [
     ("acted_by", "acted_by_id"),
     ("reason", "reason"),
 ]
-ATTRIBUTES = [attribute for _name, attribute in FIELDS]
+# Added by version 2 (after FIELDS); all empty means version 1.
+FIELDS_V2 = [
+    ("device", "device_id"),
+    ("swiped_at", "swiped_at"),
+    ("corrects", "corrects_id"),
+    ("correction_kind", "correction_kind"),
+    ("correction_reason", "correction_reason"),
+]
+ATTRIBUTES = [attribute for _name, attribute in FIELDS + FIELDS_V2]
 
 
 def pg_float(value: float) -> str:
@@ -94,8 +106,12 @@ def as_text(value) -> str | None:
 
 
 def canonical(previous: str, values: dict) -> str:
-    lines = [VERSION + "\n", _field("previous", previous)]
-    lines += [_field(name, as_text(values[attribute])) for name, attribute in FIELDS]
+    fields = FIELDS
+    version = VERSION
+    if any(values[attribute] not in (None, "") for _name, attribute in FIELDS_V2):
+        fields, version = FIELDS + FIELDS_V2, VERSION_2
+    lines = [version + "\n", _field("previous", previous)]
+    lines += [_field(name, as_text(values[attribute])) for name, attribute in fields]
     return "".join(lines)
 
 

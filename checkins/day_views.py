@@ -8,7 +8,15 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -81,18 +89,38 @@ def day_and_neighbours(
     """
     before = owned.filter(recorded_at__lt=start).order_by("-recorded_at", "-pk")
     after = owned.filter(recorded_at__gte=end).order_by("recorded_at", "pk")
-    latest = owned.order_by("-recorded_at", "-pk")
+    # The latest record in force: a cancelled IN is not an open one.
+    latest = owned.in_force().order_by("-recorded_at", "-pk")
     rows = list(
-        owned.filter(
+        with_corrections_known(owned)
+        .filter(
             Q(recorded_at__gte=start, recorded_at__lt=end)
             | Q(pk=Subquery(before.values("pk")[:1]))
             | Q(pk=Subquery(after.values("pk")[:1]))
             | Q(pk=Subquery(latest.values("pk")[:1]))
-        ).order_by("-recorded_at", "-pk")
+        )
+        .order_by("-recorded_at", "-pk")
     )
     day = [r for r in rows if start <= r.recorded_at < end]
     around = [r for r in rows if not start <= r.recorded_at < end]
+    # The corrections shown inside their cards: one more query, only if the day has any.
+    corrected = [r for r in day if r.corrected]
+    if corrected:
+        corrections = Registration.objects.select_related("employer").order_by("recorded_at", "pk")
+        prefetch_related_objects(corrected, Prefetch("corrections", queryset=corrections))
+    for registration in day:
+        if not registration.corrected:
+            registration._prefetched_objects_cache = {"corrections": Registration.objects.none()}
     return day, around
+
+
+def with_corrections_known(registrations: QuerySet) -> QuerySet:
+    """Each registration knows whether it was corrected at all and whether it was cancelled."""
+    corrections = Registration.objects.filter(corrects=OuterRef("pk"))
+    return registrations.annotate(
+        corrected=Exists(corrections),
+        cancelled=Exists(corrections.filter(correction_kind=Registration.CorrectionKind.CANCEL)),
+    )
 
 
 def order_key(registration: Registration) -> tuple[datetime, int]:
@@ -116,9 +144,17 @@ def build_cards(
         is_in = registration.kind == Registration.Kind.IN
         closes = before if not is_in and before and before.kind == Registration.Kind.IN else None
         # An IN still open (a shift going on, a night shift past midnight) is not flagged.
-        no_out = is_in and (
-            (after is not None and after.kind == Registration.Kind.IN)
-            or (after is None and state.is_forgotten and state.registration.pk == registration.pk)
+        no_out = (
+            is_in
+            and not getattr(registration, "cancelled", False)
+            and (
+                (after is not None and after.kind == Registration.Kind.IN)
+                or (
+                    after is None
+                    and state.is_forgotten
+                    and state.registration.pk == registration.pk
+                )
+            )
         )
         cards.append(
             Card(
@@ -141,7 +177,8 @@ def home(request: HttpRequest) -> HttpResponse:
     day, problem = chosen_day(request.GET.get("date"), today)
     start, end = local_day_bounds(day)
     # Always through the owner: another worker's registrations are never even queried.
-    owned = request.user.registrations.all()
+    # Corrections are shown inside the card of the registration they correct.
+    owned = request.user.registrations.records()
     # A past day may come from a replica a little behind (clao/db_router.py); today, and any
     # page of a browser that has just written, read the primary.
     with reads_may_lag() if day < today else nullcontext():
@@ -149,7 +186,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
     previous = next((r for r in around if r.recorded_at < start), None)
     following = min((r for r in around if r.recorded_at >= end), key=order_key, default=None)
-    latest = max([*registrations, *around], key=order_key, default=None)
+    in_force = [r for r in [*registrations, *around] if not r.cancelled]
+    latest = max(in_force, key=order_key, default=None)
     state = open_in_state(latest, timezone.now())
 
     context = {

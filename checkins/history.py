@@ -66,11 +66,12 @@ def employer_options(worker) -> list[EmployerOption]:
 
 def recent_registrations(worker) -> list:
     """The worker's last 15 registrations, newest first: the DDT history and the latest one
-    (the open-IN rule) in one query."""
+    (the open-IN rule) in one query. Records in force only: neither an ONSS correction nor a
+    cancelled registration is the worker's latest."""
     return list(
-        worker.registrations.select_related("employer").order_by("-recorded_at", "-pk")[
-            :MAX_DDT_REGISTRATIONS
-        ]
+        worker.registrations.in_force()
+        .select_related("employer")
+        .order_by("-recorded_at", "-pk")[:MAX_DDT_REGISTRATIONS]
     )
 
 

@@ -37,6 +37,16 @@ class RegistrationQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("registrations cannot be deleted")
 
+    def records(self):
+        """Registrations of work, without the ONSS's corrections (stored as registrations too)."""
+        return self.filter(corrects__isnull=True)
+
+    def in_force(self):
+        """Records that no correction has cancelled: what the open-IN rule looks at."""
+        return self.records().exclude(
+            corrections__correction_kind=Registration.CorrectionKind.CANCEL
+        )
+
     def on_local_day(self, day: date):
         """Registrations of one day in Europe/Brussels (23 or 25 hours on DST days)."""
         start, end = local_day_bounds(day)
@@ -54,6 +64,19 @@ class Registration(models.Model):
         BADGE_READER = "badge", _("badge reader")
         EMPLOYER_APP = "employer", _("employer application")
         ONSS_APP = "onss", _("ONSS application")
+
+    class CorrectionKind(models.TextChoices):
+        CORRECT = "correct", _("correction")
+        CANCEL = "cancel", _("cancellation")
+
+    class CorrectionReason(models.TextChoices):
+        WRONG_EMPLOYER = "employer", _("wrong employer")
+        WRONG_PLACE = "place", _("wrong place of work")
+        WRONG_DDT = "ddt", _("wrong declaration number")
+        WRONG_KIND = "kind", _("IN instead of OUT or the reverse")
+        NOT_WORKED = "not_worked", _("no work was done")
+        DUPLICATE = "duplicate", _("registered twice")
+        OTHER = "other", _("other reason")
 
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -135,6 +158,28 @@ class Registration(models.Model):
     chain_hash = models.CharField(
         _("registration hash"), max_length=64, blank=True, db_default="", editable=False
     )
+    # A correction (by the ONSS) is a registration of its own that refers to the one it
+    # corrects or cancels; that one is never changed. No database constraint on the link: the
+    # table may be partitioned by month, and the link crosses partitions.
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        verbose_name=_("corrects"),
+    )
+    correction_kind = models.CharField(
+        _("kind of correction"), max_length=7, choices=CorrectionKind, blank=True, db_default=""
+    )
+    correction_reason = models.CharField(
+        _("reason for the correction"),
+        max_length=10,
+        choices=CorrectionReason,
+        blank=True,
+        db_default="",
+    )
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -160,6 +205,11 @@ class Registration(models.Model):
                 condition=Q(ddt_number="") | Q(ddt_number__regex=rf"^{DDT_PATTERN}$"),
                 name="registration_ddt_format",
             ),
+            models.CheckConstraint(
+                condition=Q(corrects__isnull=True, correction_kind="", correction_reason="")
+                | Q(corrects__isnull=False) & ~Q(correction_kind="") & ~Q(correction_reason=""),
+                name="registration_correction_complete",
+            ),
         ]
         indexes = [
             # Serves "this worker's registrations of one local day" (a recorded_at range)
@@ -167,6 +217,28 @@ class Registration(models.Model):
             models.Index(fields=["worker", "-recorded_at"], name="registration_worker_time"),
             # Serves a device's reconciliation: what it stored between two times.
             models.Index(fields=["device", "recorded_at"], name="registration_device_time"),
+            # The inspectors' searches: each criterion with a time range, newest first.
+            models.Index(fields=["-recorded_at"], name="registration_time"),
+            models.Index(
+                fields=["enterprise_number", "-recorded_at"], name="registration_number_time"
+            ),
+            models.Index(
+                fields=["ddt_number", "-recorded_at"],
+                name="registration_ddt_time",
+                condition=~Q(ddt_number=""),
+            ),
+            models.Index(
+                fields=["postal_code", "-recorded_at"],
+                name="registration_postcode_time",
+                condition=~Q(postal_code=""),
+            ),
+            models.Index(fields=["source", "-recorded_at"], name="registration_source_time"),
+            # The corrections of the registrations shown (and "is it cancelled?").
+            models.Index(
+                fields=["corrects"],
+                name="registration_corrects",
+                condition=Q(corrects__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

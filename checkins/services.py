@@ -90,7 +90,9 @@ class RegistrationRefused(Exception):
     `registration` is what came after that IN), too_late and in_future (a device's swipe
     received more than rules.SWIPE_MAX_DELAY after it was made, or dated after its receipt),
     history_needs_owner (a `recorded_at` given through the application's database role, which
-    may not date a registration).
+    may not date a registration), invalid_correction (a correction without a kind or reason,
+    of another worker's registration or of a correction), already_cancelled (`registration`
+    is the cancellation).
     """
 
     def __init__(
@@ -130,6 +132,9 @@ def register(
     recorded_at: datetime | None = None,
     device=None,
     swiped_at: datetime | None = None,
+    corrects: Registration | None = None,
+    correction_kind: str = "",
+    correction_reason: str = "",
 ) -> Registered:
     """Stores one registration of `worker`, once per `(key_scope, idempotency_key)`.
 
@@ -147,6 +152,10 @@ def register(
     - `device` (an api.Device) and `swiped_at` (its clock's time of the swipe): a swipe
       received too late or dated in the future is refused (rules.swipe_timing), unless its key
       was already stored (a device resending after an outage gets the first one back).
+    - `corrects` (with `correction_kind` correct|cancel and a `correction_reason`): this
+      registration corrects or cancels that one, which stays as it is. Refused for another
+      worker's registration, for a correction, and once that one is cancelled. Corrections
+      are not records of work: the open-IN rule ignores them and what they cancel.
     """
     if kind not in Registration.Kind.values:
         raise RegistrationRefused("invalid_kind", _("Choose IN or OUT."))
@@ -167,6 +176,15 @@ def register(
         raise RegistrationRefused(
             "invalid_place", _("Give the place of work: your GPS position or an address.")
         )
+    if corrects is not None and (
+        corrects.worker_id != worker.pk
+        or corrects.corrects_id is not None
+        or correction_kind not in Registration.CorrectionKind.values
+        or correction_reason not in Registration.CorrectionReason.values
+    ):
+        raise RegistrationRefused("invalid_correction", _("This correction is not valid."))
+    if corrects is None and (correction_kind or correction_reason):
+        raise RegistrationRefused("invalid_correction", _("This correction is not valid."))
     scope = key_scope or person_scope(acted_by or worker)
 
     # Refusals are raised after the block: without a savepoint of its own, an exception inside
@@ -178,8 +196,22 @@ def register(
         if stored is not None:
             return Registered(stored, created=False)
         refused = _swipe_refusal(swiped_at)
+        # Under the worker's lock: two inspectors cannot both cancel the same registration.
+        cancellation = (
+            corrects.corrections.using(_write_db())
+            .filter(correction_kind=Registration.CorrectionKind.CANCEL)
+            .first()
+            if corrects is not None
+            else None
+        )
         if refused is not None:
             pass
+        elif cancellation is not None:
+            refused = RegistrationRefused(
+                "already_cancelled",
+                _("This registration has already been cancelled."),
+                registration=cancellation,
+            )
         elif closes is not None and (latest is None or latest.pk != closes.pk):
             refused = RegistrationRefused(
                 "already_closed", _("This IN has already been closed."), registration=latest
@@ -202,6 +234,9 @@ def register(
                 "reason": reason,
                 "device": device,
                 "swiped_at": swiped_at,
+                "corrects": corrects,
+                "correction_kind": correction_kind,
+                "correction_reason": correction_reason,
                 **place.fields(),
             }
             if recorded_at is None and not settings.CLAO_DB_CLOCK:
@@ -284,7 +319,8 @@ def _write_db() -> str:
     return router.db_for_write(Registration)
 
 
-# On PostgreSQL the lock and the read are one call of a function (checkins migration 0004).
+# On PostgreSQL the lock and the read are one call of a function (checkins migration 0004;
+# 0005 makes its "latest" the latest record in force, as `in_force()` below).
 LOCK_AND_READ = "SELECT * FROM clao_lock_worker_and_read(%s, %s, %s)"
 
 
@@ -306,6 +342,7 @@ def _lock_and_read(
         latest_pk = (
             Registration.objects.using(using)
             .filter(worker=worker)
+            .in_force()
             .order_by("-recorded_at", "-pk")
             .values("pk")[:1]
         )
@@ -320,7 +357,13 @@ def _lock_and_read(
 
 
 def latest_registration(worker: Person) -> Registration | None:
-    return worker.registrations.select_related("employer").order_by("-recorded_at", "-pk").first()
+    """The worker's latest record in force (no correction, nothing cancelled)."""
+    return (
+        worker.registrations.in_force()
+        .select_related("employer")
+        .order_by("-recorded_at", "-pk")
+        .first()
+    )
 
 
 def current_open_in(worker: Person, now: datetime | None = None):

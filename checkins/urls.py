@@ -9,4 +9,5 @@ urlpatterns = [
     path("registrations/<int:pk>/", views.registration_detail, name="registration_detail"),
     path("registrations/quick-out/", views.quick_out, name="quick_out"),
     path("help/", views.help_page, name="help"),
+    path("my-data/inspections/", views.inspector_accesses, name="inspector_accesses"),
 ]

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +17,7 @@ from employers.models import Employer, WorkDeclaration
 from employers.numbers import parse_enterprise_number
 from employers.views import START_EMPLOYER
 from geo.addresses import learn_street
+from inspection.access import accesses_about
 
 from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, FormOptions, QuickOutForm, RegistrationForm
 from .history import (
@@ -258,7 +260,8 @@ def quick_out(request: HttpRequest) -> HttpResponse:
 def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     registration = _get_registration(request, pk)
     previous = (
-        request.user.registrations.filter(recorded_at__lt=registration.recorded_at)
+        request.user.registrations.records()
+        .filter(recorded_at__lt=registration.recorded_at)
         .order_by("-recorded_at")
         .first()
     )
@@ -272,3 +275,13 @@ def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def help_page(request: HttpRequest) -> HttpResponse:
     return render(request, "checkins/help.html")
+
+
+@login_required
+def inspector_accesses(request: HttpRequest) -> HttpResponse:
+    """What ONSS inspectors looked up about the logged-in worker: when and which office."""
+    context = {
+        "accesses": accesses_about(request.user),
+        "names_shown": settings.CLAO_SHOW_INSPECTOR_NAMES,
+    }
+    return render(request, "checkins/inspector_accesses.html", context)

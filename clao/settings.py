@@ -1,5 +1,6 @@
 """ClaO settings: one module, configured only through environment variables."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "checkins",
     "api",
     "employer_space",
+    "inspection",
 ]
 
 # The demo app (demo/: development IdP, demo people, streets and `loaddemo`) exists only here:
@@ -265,7 +267,25 @@ STORAGES = {
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    # Proofs joined to ONSS corrections: private (no base_url, never under MEDIA), served
+    # only to inspectors by inspection.views.proof. Another backend (S3...) by
+    # CLAO_PROOF_STORAGE_BACKEND and its options as JSON in CLAO_PROOF_STORAGE_OPTIONS.
+    "proofs": {
+        "BACKEND": envstr(
+            "CLAO_PROOF_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": json.loads(envstr("CLAO_PROOF_STORAGE_OPTIONS"))
+        if envstr("CLAO_PROOF_STORAGE_OPTIONS")
+        else {"location": str(VAR_DIR / "proofs"), "base_url": None},
+    },
 }
+
+# The ONSS inspector space (inspection/).
+# Corrections are accepted this many days after the registration they correct.
+CLAO_CORRECTION_WINDOW_DAYS = envint("CLAO_CORRECTION_WINDOW_DAYS", "30")
+CLAO_PROOF_MAX_BYTES = envint("CLAO_PROOF_MAX_BYTES", str(5 * 1024 * 1024))
+# The worker's page of inspector accesses shows the inspector's name only if policy allows.
+CLAO_SHOW_INSPECTOR_NAMES = envbool("CLAO_SHOW_INSPECTOR_NAMES")
 
 # allauth: workers never have a password; the only way in is the SAML provider below.
 ACCOUNT_LOGIN_METHODS = {"username"}
@@ -290,6 +310,8 @@ CLAO_SAML_ATTR_NISS = envstr("CLAO_SAML_ATTR_NISS", "egovNRN")
 CLAO_SAML_ATTR_GIVEN_NAME = envstr("CLAO_SAML_ATTR_GIVEN_NAME", "givenName")
 CLAO_SAML_ATTR_SURNAME = envstr("CLAO_SAML_ATTR_SURNAME", "surname")
 CLAO_SAML_ATTR_LANGUAGE = envstr("CLAO_SAML_ATTR_LANGUAGE", "PrefLanguage")
+# Optional: the attribute carrying an inspector's office; empty = roles by command only.
+CLAO_SAML_ATTR_INSPECTOR_OFFICE = envstr("CLAO_SAML_ATTR_INSPECTOR_OFFICE")
 CLAO_SAML_METADATA_CACHE_SECONDS = envint("CLAO_SAML_METADATA_CACHE_SECONDS", "14400")
 # The largest SAML answer the ACS accepts (a signed CSAM answer is a few KB); also the most a
 # logout message may inflate to.

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("geo/", include("geo.urls")),
     path("employer/", include("employer_space.urls")),
+    path("onss/", include("inspection.urls")),
     path("", include("employers.urls")),
     path("", include("checkins.urls")),
     path("", include("api.urls")),

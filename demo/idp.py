@@ -168,6 +168,9 @@ def build_response(
             _attribute(settings.CLAO_SAML_ATTR_LANGUAGE, person.get("language", "fr")),
         ]
     )
+    # The inspector's office, when the deployment reads the role from the IdP.
+    if person.get("office") and settings.CLAO_SAML_ATTR_INSPECTOR_OFFICE:
+        attributes += _attribute(settings.CLAO_SAML_ATTR_INSPECTOR_OFFICE, person["office"])
     not_before, not_after = (
         _saml_time(now - timedelta(seconds=30)),
         _saml_time(now + ASSERTION_LIFETIME),

@@ -27,6 +27,18 @@ DEMO_STAFF = [
      "employer": "curatenie-ro"},
 ]  # fmt: skip
 
+
+# An ONSS inspector: `loaddemo` grants the role (inspection/roles.py) for this office.
+DEMO_INSPECTOR = {
+    "niss": "80051212368",
+    "first_name": "Inès",
+    "last_name": "Lambert",
+    "language": "fr",
+}
+DEMO_INSPECTOR_OFFICE = "ONSS Bruxelles"
+# Sent by the development IdP when CLAO_SAML_ATTR_INSPECTOR_OFFICE names an attribute.
+DEMO_INSPECTOR["office"] = DEMO_INSPECTOR_OFFICE
+
 # Not in the demo data: the first login creates the worker.
 NEWCOMER = {
     "niss": "88081219093",
@@ -35,7 +47,7 @@ NEWCOMER = {
     "language": "fr",
 }
 
-PEOPLE = [*DEMO_PEOPLE, *DEMO_STAFF, NEWCOMER]
+PEOPLE = [*DEMO_PEOPLE, *DEMO_STAFF, DEMO_INSPECTOR, NEWCOMER]
 
 
 def find_person(niss: str) -> dict | None:

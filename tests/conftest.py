@@ -196,3 +196,39 @@ def as_app_role(db, settings):
     yield APP_ROLE
     with connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
+
+
+def _allow_test_flush(sender, connection, **kwargs):
+    # The access log refuses TRUNCATE (inspection migration 0002) except in a session that
+    # says so: the flush after each live-server test is such a session.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET clao.allow_truncate = 'on'")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_sessions_may_flush():
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_allow_test_flush, dispatch_uid="clao-test-flush")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _private_proofs(settings, tmp_path):
+    """Proofs of corrections go to a directory of this test."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "proofs": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "proofs"), "base_url": None},
+        },
+    }
+
+
+@pytest.fixture
+def inspector(db):
+    """An ONSS inspector (Inès, office ONSS Bruxelles)."""
+    from tests.factories import make_inspector
+
+    return make_inspector(first_name="Inès", last_name="Lambert")

@@ -110,3 +110,15 @@ def make_declaration(
 ) -> WorkDeclaration:
     site = {"postal_code": "1000", "municipality": "Bruxelles", "street": "Rue du Midi"}
     return WorkDeclaration.objects.create(number=number, employer=employer, **{**site, **fields})
+
+
+INSPECTOR_NISS = "80051212368"
+
+
+def make_inspector(niss: str = INSPECTOR_NISS, office: str = "ONSS Bruxelles", **fields) -> Person:
+    """A person holding the inspector role, granted as the grant_inspector command does."""
+    from inspection.roles import grant
+
+    person = Person.objects.filter(niss=niss).first() or make_person(niss, **fields)
+    grant(person, office)
+    return person

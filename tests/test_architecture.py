@@ -23,6 +23,7 @@ PRODUCT_APPS = [
     "checkins",
     "api",
     "employer_space",
+    "inspection",
 ]
 # Demo and development code: installed only with CLAO_DEV_IDP=1 (clao/settings.py).
 DEMO_APPS = ["demo"]
@@ -53,6 +54,12 @@ LAYERS = {
         "employers/links.py",
         "employers/imports.py",
         "employers/sms.py",
+        # The inspector space's rules: the role and scope, the search, the access log, the
+        # corrections (through checkins.services.register).
+        "inspection/roles.py",
+        "inspection/search.py",
+        "inspection/access.py",
+        "inspection/corrections.py",
     ],
     # What answers requests: pages, their forms and URLs, and the request plumbing.
     "entry points": [
@@ -69,6 +76,7 @@ LAYERS = {
         "clao/health.py",
         # The employer space is an entry point as a whole (its poster and CSV helpers too).
         "employer_space/*.py",
+        "*/context_processors.py",
     ],
 }
 # Layer -> the layers its modules must never import (at module level or inside a function).
@@ -94,6 +102,7 @@ HISTORY_LOADERS = {
 # loaded), but listed here with why, so that each one is a decision. (importer, imported): why
 FUNCTION_LEVEL_IMPORTS = {
     ("accounts/apps.py", "accounts.signals"): "ready() connects the receivers once models load",
+    ("inspection/apps.py", "inspection.roles"): "ready() connects the IdP role hook",
     ("geo/migrations/0002_load_municipalities.py", "geo.loading"): "only when the migration runs",
 }
 

@@ -452,6 +452,7 @@ def test_it_runs_a_fixed_number_of_queries(
 
     # Issue 12's budget: 1. the session, 2. the worker, 3. the day's registrations with, in the
     # same query, the registration before the day, the one after it and the latest (open IN).
+    # Issue 15: no query for corrections when the day has none.
     with django_assert_num_queries(3):
         response = client.get(f"/?date={YESTERDAY}", **headers)
 

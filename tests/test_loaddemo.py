@@ -12,7 +12,7 @@ from stdnum.be import vat as be_vat
 from accounts.models import Person
 from checkins.models import Registration
 from checkins.services import latest_registration
-from demo.people import DEMO_PEOPLE, DEMO_STAFF, NEWCOMER
+from demo.people import DEMO_INSPECTOR, DEMO_PEOPLE, DEMO_STAFF, NEWCOMER
 from employers.models import Contract, Employer, Mandate, WorkDeclaration
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_it_is_idempotent_on_a_given_day():
 def test_it_creates_the_demo_people_but_not_the_newcomer():
     loaddemo("--today", TODAY.isoformat())
     assert set(Person.objects.values_list("niss", flat=True)) == {
-        person["niss"] for person in [*DEMO_PEOPLE, *DEMO_STAFF]
+        person["niss"] for person in [*DEMO_PEOPLE, *DEMO_STAFF, DEMO_INSPECTOR]
     }
     assert not Person.objects.filter(niss=NEWCOMER["niss"]).exists()
     assert not worker("Jan").has_usable_password()
@@ -259,3 +259,14 @@ def test_it_reopens_the_demo_in_when_loaded_again_after_the_quick_out(client):
         before = Registration.objects.count()
         loaddemo()
         assert Registration.objects.count() == before
+
+
+def test_it_makes_the_demo_inspector_an_inspector_of_an_office():
+    from inspection.roles import active_role
+
+    loaddemo("--today", TODAY.isoformat())
+    loaddemo("--today", TODAY.isoformat())
+    inspector = Person.objects.get(niss=DEMO_INSPECTOR["niss"])
+    assert active_role(inspector).office == "ONSS Bruxelles"
+    assert inspector.inspector_roles.count() == 1
+    assert not inspector.registrations.exists()

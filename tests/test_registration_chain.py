@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
-from checkins.chain import chain_hash, pg_float, values_of
+from checkins.chain import canonical, chain_hash, pg_float, values_of
 from checkins.models import Registration, RegistrationChainHead
-from tests.factories import make_registration
+from checkins.services import register
+from tests.factories import BRUSSELS_GPS, make_registration
 from tests.saml import JAN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,3 +229,57 @@ def test_it_chains_the_embedded_demo_on_sqlite(tmp_path):
     database.unlink(missing_ok=True)
     assert result.returncode == 0, result.stderr
     assert "registrations of 3 workers verified: every chain holds." in result.stdout
+
+
+@pytest.mark.django_db
+def test_it_chains_a_badge_swipe_and_a_correction_with_their_own_fields(
+    annes_week, device, inspector
+):
+    # Version 2 covers the device, its swipe time and the correction: changing any of them,
+    # or adding one to a version-1 registration, breaks the chain.
+    swipe = register(
+        worker=annes_week[0].worker,
+        kind="IN",
+        enterprise_number=annes_week[0].enterprise_number,
+        place=BRUSSELS_GPS,
+        source=Registration.Source.BADGE_READER,
+        idempotency_key="swipe-1",
+        key_scope=f"device:{device.pk}",
+        device=device,
+        swiped_at=timezone.now(),
+    ).registration
+    correction = register(
+        worker=annes_week[0].worker,
+        kind="IN",
+        enterprise_number=annes_week[0].enterprise_number,
+        place=BRUSSELS_GPS,
+        source=Registration.Source.ONSS_APP,
+        idempotency_key="correction-1",
+        acted_by=inspector,
+        corrects=annes_week[1],
+        correction_kind="cancel",
+        correction_reason="duplicate",
+        reason="Registered twice",
+    ).registration
+    for registration in (swipe, correction):
+        stored = Registration.objects.get(pk=registration.pk)
+        assert canonical(stored.chain_previous, values_of(stored)).startswith(
+            "clao-registration-v2\n"
+        )
+        assert chain_hash(stored.chain_previous, values_of(stored)) == stored.chain_hash
+    assert canonical("", values_of(annes_week[0])).startswith("clao-registration-v1\n")
+    ok, output = verify()
+    assert ok, output
+
+    tamper(
+        "UPDATE checkins_registration SET swiped_at = swiped_at - interval '1 hour' WHERE id = %s",
+        [swipe.pk],
+    )
+    tamper(
+        "UPDATE checkins_registration SET device_id = %s WHERE id = %s",
+        [device.pk, annes_week[0].pk],
+    )
+    ok, output = verify()
+    assert not ok
+    assert f"BROKEN registration #{swipe.pk} " in output
+    assert f"BROKEN registration #{annes_week[0].pk} " in output

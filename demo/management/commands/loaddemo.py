@@ -30,8 +30,10 @@ from checkins.rules import open_in_state
 from checkins.services import Place, RegistrationRefused, latest_registration, register
 from employers.mandates import grant
 from employers.models import Contract, Employer, Mandate, WorkDeclaration
+from inspection.roles import active_role
+from inspection.roles import grant as grant_inspector
 
-from ...people import DEMO_PEOPLE, DEMO_STAFF
+from ...people import DEMO_INSPECTOR, DEMO_INSPECTOR_OFFICE, DEMO_PEOPLE, DEMO_STAFF
 from ...streets import load_demo_streets
 
 # Demo only: a known token, printed by `make run`, so that the README's simulator command works
@@ -238,6 +240,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo streets: {load_demo_streets()} created")
             self.load_registrations(workers, employers)
             self.load_device(employers)
+            self.load_inspector()
         self.stdout.write("Personalised links:")
         for token, _number, name in EMPLOYERS:
             self.stdout.write(f"  /l/{token}/  {name}")
@@ -288,6 +291,17 @@ class Command(BaseCommand):
                 )
                 created += 1
         self.report("Access managers", created, len(DEMO_STAFF))
+
+    def load_inspector(self) -> None:
+        """The demo ONSS inspector, with the role granted as the grant_inspector command does."""
+        person_model = get_user_model()
+        person = person_model.objects.filter(niss=DEMO_INSPECTOR["niss"]).first()
+        if person is None:
+            fields = {k: v for k, v in DEMO_INSPECTOR.items() if k != "office"}
+            person = person_model.objects.create_user(**fields)
+        created = active_role(person) is None
+        grant_inspector(person, DEMO_INSPECTOR_OFFICE)
+        self.report("Inspectors", int(created), 1)
 
     def load_employers(self) -> dict[str, Employer]:
         employers, created = {}, 0
