@@ -107,6 +107,12 @@ def server_env(args, database_url: str) -> dict:
         "WEB_CONCURRENCY": str(args.workers),
         "SESSION_ENGINE": args.sessions,
         "CACHE_URL": args.cache_url if args.sessions == "cache" else "locmem://",
+        # A run of its own in the shared Redis: another run's sessions and rate-limit counters
+        # (same user ids in another _bench database) must not count here.
+        "CACHE_KEY_PREFIX": "bench-" + secrets.token_hex(4),
+        # A few seeded workers send every suggestion request: a person's limit (120/m) would
+        # answer 429 after a second. The counters still run; only the ceiling is out of reach.
+        "CLAO_RATE_SUGGESTIONS": "1000000/m",
         "DJANGO_SETTINGS_MODULE": "clao.settings",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
