@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -90,8 +91,14 @@ def home(request: HttpRequest) -> HttpResponse:
 # -- Registrations ---------------------------------------------------------------------------
 
 
+# A large enterprise has thousands of registrations a day: the list shows them 50 at a time
+# (the CSV export gives the whole selection).
+PAGE_SIZE = 50
+
+
 def _selection(request: HttpRequest, mandate: Mandate):
-    """The registrations of the filter in the query string, the filter form, and the day."""
+    """The registrations of the filter in the query string (a queryset in time order), the
+    filter form, and the day."""
     enterprise = mandate.employer
     numbers = list(scoping.declarations_of(enterprise).values_list("number", flat=True))
     form = RegistrationsFilter(request.GET or None, ddt_numbers=numbers)
@@ -112,10 +119,10 @@ def _selection(request: HttpRequest, mandate: Mandate):
             rows = rows.filter(
                 Q(worker__first_name__icontains=worker) | Q(worker__last_name__icontains=worker)
             )
-    return form, day, list(rows.order_by("recorded_at", "pk"))
+    return form, day, rows.order_by("recorded_at", "pk")
 
 
-def _flags(rows: list[Registration]) -> dict[int, str]:
+def _flags(rows) -> dict[int, str]:
     """Registration pk -> "open" / "forgotten" for the INs still open (the worker's rule)."""
     workers = {row.worker_id for row in rows}
     if not workers:
@@ -141,10 +148,18 @@ def _flags(rows: list[Registration]) -> dict[int, str]:
 @staff_view
 @require_GET
 def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
-    form, day, rows = _selection(request, mandate)
+    form, day, selection = _selection(request, mandate)
+    # Ascending time: registrations arriving during the day go to the last page, so the pages
+    # already seen do not shift. A page number out of range shows the nearest page.
+    page = Paginator(selection, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
     flags = _flags(rows)
     for row in rows:
         row.flag = flags.get(row.pk, "")
+    # The filters without the page: the CSV link and the previous/next links keep them.
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    invalid = form.is_bound and not form.is_valid()
     return _render(
         request,
         "employer_space/registrations.html",
@@ -153,11 +168,12 @@ def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
             "form": form,
             "day": day,
             "rows": rows,
-            "query": request.GET.urlencode(),
-            "invalid": form.is_bound and not form.is_valid(),
+            "page": page,
+            "query": filters.urlencode(),
+            "invalid": invalid,
         },
         "registrations",
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=400 if invalid else 200,
     )
 
 
@@ -170,7 +186,9 @@ def _cell(value) -> str:
 @staff_view
 @require_GET
 def registrations_csv(request: HttpRequest, mandate: Mandate) -> HttpResponse:
-    form, day, rows = _selection(request, mandate)
+    form, day, selection = _selection(request, mandate)
+    # The whole selection, never one page of it.
+    rows = list(selection)
     flags = _flags(rows)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"clao-{mandate.employer.number}-{day:%Y-%m-%d}.csv"

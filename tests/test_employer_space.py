@@ -2,7 +2,9 @@
 
 import csv
 import io
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -321,6 +323,87 @@ def test_it_lists_a_day_in_a_fixed_number_of_queries(
         make_registration(worker, employer=nsi, ddt_number=nsi_site.number)
     with django_assert_max_num_queries(12):
         assert staff.get(url(nsi)).status_code == 200
+
+
+BUSY_DAY = "2026-03-02"
+
+
+@pytest.fixture
+def busy_day(nsi, nsi_site, anne, other_worker):
+    """120 registrations at N.S.I.'s site on one day, one a minute from 06:00, and 3 elsewhere:
+    a large enterprise's day (thousands in real life) in three pages."""
+    start = datetime(2026, 3, 2, 6, 0, tzinfo=ZoneInfo("Europe/Brussels"))
+    for i in range(120):
+        worker = anne if i % 2 == 0 else other_worker
+        kind = "IN" if i % 4 < 2 else "OUT"
+        make_registration(
+            worker,
+            kind,
+            start + timedelta(minutes=i),
+            employer=nsi,
+            ddt_number=nsi_site.number,
+        )
+    for i in range(3):
+        make_registration(anne, "IN", start + timedelta(hours=5, minutes=i), employer=nsi)
+
+
+def times(response) -> list[str]:
+    table = response.content.decode().split('id="registrations"')[1].split("</table>")[0]
+    return re.findall(r"<td>(\d\d:\d\d)</td>", table)
+
+
+def pager_link(response, rel: str) -> str | None:
+    found = re.search(rf'<a rel="{rel}" href="([^"]+)"', response.content.decode())
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_it_pages_a_long_day_and_keeps_the_filters(staff, nsi, nsi_site, busy_day):
+    filters = f"?date={BUSY_DAY}&ddt={nsi_site.number}"
+    first = staff.get(url(nsi) + filters)
+    assert times(first)[:2] == ["06:00", "06:01"] and len(times(first)) == 50
+    assertContains(first, "Registrations 1 to 50 of 120.")
+    assertContains(first, "Page 1 of 3")
+    assert pager_link(first, "prev") is None
+    assert pager_link(first, "next") == f"{filters}&page=2"
+    # The CSV link is the selection's, without a page: it exports the whole selection.
+    assertContains(first, f'href="{url(nsi)}registrations.csv?date={BUSY_DAY}&amp;ddt=')
+    assertContains(first, "The export holds all 120 registrations of the selection")
+
+    second = staff.get(url(nsi) + pager_link(first, "next"))
+    assert times(second)[0] == "06:50" and len(times(second)) == 50
+    assertContains(second, "Registrations 51 to 100 of 120.")
+    assert pager_link(second, "prev") == f"{filters}&page=1"
+    assert pager_link(second, "next") == f"{filters}&page=3"
+    # The filter form shows the selection the pages belong to.
+    assertContains(second, f'<option value="{nsi_site.number}" selected>', html=False)
+
+    last = staff.get(url(nsi) + pager_link(second, "next"))
+    assert times(last) == [f"07:{m:02d}" for m in range(40, 60)]
+    assert pager_link(last, "next") is None
+    # A page out of range or not a number shows the nearest page, never an error.
+    assert times(staff.get(url(nsi) + filters + "&page=99")) == times(last)
+    assert times(staff.get(url(nsi) + filters + "&page=x")) == times(first)
+
+    # Without the DDT filter the 3 registrations elsewhere are counted too.
+    assertContains(staff.get(url(nsi), {"date": BUSY_DAY}), "Registrations 1 to 50 of 123.")
+
+
+def test_it_exports_the_whole_selection_whatever_the_page(staff, nsi, nsi_site, busy_day):
+    export = staff.get(
+        url(nsi) + "registrations.csv", {"date": BUSY_DAY, "ddt": nsi_site.number, "page": "2"}
+    )
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 1 + 120
+    assert {r[6] for r in rows[1:]} == {nsi_site.number}
+    assert (rows[1][0][11:16], rows[-1][0][11:16]) == ("06:00", "07:59")
+
+
+def test_it_shows_a_page_of_a_long_day_in_a_fixed_number_of_queries(
+    staff, nsi, busy_day, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        response = staff.get(url(nsi), {"date": BUSY_DAY, "page": "2"})
+    assert len(times(response)) == 50
 
 
 def test_it_shows_registrations_in_the_workers_source_format(staff, nsi, anne, nsi_manager):
