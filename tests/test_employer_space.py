@@ -257,10 +257,21 @@ def test_it_prints_a_poster_whose_qr_code_holds_the_url(staff, nsi, nsi_site, se
     assert [code.text for code in decoded] == [expected]
 
 
-def test_it_downloads_the_poster_as_a_pdf_with_the_url(staff, nsi, nsi_site, settings):
+def test_it_downloads_the_poster_as_a_pdf_whose_qr_code_holds_the_url(
+    staff, nsi, nsi_site, settings
+):
+    import zxingcpp
+    from pypdf import PdfReader
+
     response = staff.get(url(nsi, "declarations", nsi_site.number) + "poster.pdf")
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+    # The QR code printed on the page: the one image of the PDF's one page, decoded as a phone
+    # would read it.
+    (page,) = PdfReader(io.BytesIO(response.content)).pages
+    (image,) = page.images
+    decoded = zxingcpp.read_barcodes(image.image)
+    assert [code.text for code in decoded] == [settings.SITE_ROOT + "/qr/1Y1002V9KLZ6Z/"]
     # The URL printed under the QR code is also a link of the page.
     link = f"/URI ({settings.SITE_ROOT}/qr/1Y1002V9KLZ6Z/)".encode()
     assert link in response.content
