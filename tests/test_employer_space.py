@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.roles import spaces_for
 from checkins.models import Registration
+from employers.links import parse_recipients, record_sending
 from employers.models import Mandate, WorkDeclaration
 from tests.factories import make_declaration, make_person, make_registration
 
@@ -146,9 +148,18 @@ def test_it_shows_nothing_of_another_enterprise(
 ):
     make_registration(anne, employer=nsi, ddt_number=nsi_site.number)
     nsi_mandate = Mandate.objects.get(person=nsi_manager)
+    sending, _created = record_sending(
+        employer=nsi,
+        sent_by=nsi_manager,
+        recipients=parse_recipients("anne@example.be")[0],
+        key="matrix",
+    )
     client.force_login(other_manager)
     for path in [
         url(nsi),
+        url(nsi, "link"),
+        url(nsi, "link", "sendings", sending.pk),
+        url(other_enterprise, "link", "sendings", sending.pk),
         url(nsi, "declarations"),
         url(nsi, "declarations", nsi_site.number),
         url(nsi, "declarations", nsi_site.number) + "qr.png",
@@ -164,6 +175,16 @@ def test_it_shows_nothing_of_another_enterprise(
     assert response.status_code == 404
     response = client.post(url(other_enterprise, "access", nsi_mandate.pk, "revoke"))
     assert response.status_code == 404
+    # A's send job: neither read, nor moved on, nor retried from B's space or A's.
+    for path in [
+        url(nsi, "link", "sendings", sending.pk, "send"),
+        url(nsi, "link", "sendings", sending.pk, "retry"),
+        url(other_enterprise, "link", "sendings", sending.pk, "send"),
+        url(other_enterprise, "link", "sendings", sending.pk, "retry"),
+    ]:
+        assert client.post(path).status_code == 404, path
+    assert mail.outbox == []
+    assert sending.deliveries.get().status == "pending"
     assert Mandate.objects.active().filter(pk=nsi_mandate.pk).exists()
     # B's own pages list none of A's workers, DDTs or registrations.
     page = client.get(url(other_enterprise)).content.decode()
