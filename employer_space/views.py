@@ -35,6 +35,7 @@ from employers.links import (
     replace_link_token,
     retry_failed,
     send_next,
+    with_progress,
 )
 from employers.mandates import MandateRefused, grant, person_by_niss, revoke
 from employers.models import Mandate
@@ -526,7 +527,6 @@ def link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
                         "employer_space:sending", enterprise_id=enterprise.pk, sending_id=sending.pk
                     )
         status = 400
-    sendings = scoping.sendings_of(enterprise).select_related("sent_by")[:10]
     return _render(
         request,
         "employer_space/link.html",
@@ -535,7 +535,9 @@ def link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
             "form": form,
             "url": link_url(enterprise),
             "refused_lines": refused_lines,
-            "sendings": [(item, progress_of(item)) for item in sendings],
+            "sendings": with_progress(
+                scoping.sendings_of(enterprise).select_related("sent_by"), 10
+            ),
         },
         "link",
         status=status,

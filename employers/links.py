@@ -155,26 +155,30 @@ class Progress:
     total: int
     sent: int
     failed: int
-    waiting: int
 
     @property
-    def done(self) -> bool:
-        return self.waiting == 0
+    def waiting(self) -> int:
+        return self.total - self.sent - self.failed
+
+
+PROGRESS_COUNTS = {
+    "total": Count("deliveries"),
+    "sent": Count("deliveries", filter=Q(deliveries__status=LinkDelivery.Status.SENT)),
+    "failed": Count("deliveries", filter=Q(deliveries__status=LinkDelivery.Status.FAILED)),
+}
 
 
 def progress_of(sending: LinkSending) -> Progress:
     """How many deliveries of the sending are sent, failed and waiting (one query)."""
-    counts = sending.deliveries.aggregate(
-        total=Count("pk"),
-        sent=Count("pk", filter=Q(status=LinkDelivery.Status.SENT)),
-        failed=Count("pk", filter=Q(status=LinkDelivery.Status.FAILED)),
-    )
-    return Progress(
-        total=counts["total"],
-        sent=counts["sent"],
-        failed=counts["failed"],
-        waiting=counts["total"] - counts["sent"] - counts["failed"],
-    )
+    return Progress(**LinkSending.objects.filter(pk=sending.pk).aggregate(**PROGRESS_COUNTS))
+
+
+def with_progress(sendings, limit: int) -> list[tuple[LinkSending, Progress]]:
+    """The first `limit` sendings of a queryset, each with its progress, in one query."""
+    return [
+        (item, Progress(item.total, item.sent, item.failed))
+        for item in sendings.annotate(**PROGRESS_COUNTS)[:limit]
+    ]
 
 
 @dataclass(frozen=True)
