@@ -50,7 +50,13 @@ def database_from_url(url: str, connect_timeout: int | None = None) -> dict:
     if parts.scheme == "sqlite":
         path = BASE_DIR / parts.path.lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
+        # Writers queue at BEGIN rather than fail half-way: two tabs sending the same link
+        # (employers/links.py) wait for each other instead of both reading a waiting recipient.
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path,
+            "OPTIONS": {"transaction_mode": "IMMEDIATE"},
+        }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
 
 
@@ -422,6 +428,12 @@ CLAO_SMS_TWILIO_AUTH_TOKEN = envstr("CLAO_SMS_TWILIO_AUTH_TOKEN")
 CLAO_SMS_FROM = envstr("CLAO_SMS_FROM")
 if CLAO_SMS_BACKEND not in ("console", "locmem", "twilio"):
     raise ImproperlyConfigured("CLAO_SMS_BACKEND: console, locmem or twilio")
+# Sending the link to many workers (employers/links.py): each request about a sending (its
+# page's progress requests, the form) sends at most this many recipients, started within this
+# many seconds (a slow SMS provider must not hold a request past gunicorn's timeout);
+# `manage.py send_pending_links` sends what nobody's page sends.
+CLAO_LINK_SEND_CHUNK = envint("CLAO_LINK_SEND_CHUNK", "10")
+CLAO_LINK_SEND_SECONDS = envint("CLAO_LINK_SEND_SECONDS", "5")
 
 LOGGING = {
     "version": 1,

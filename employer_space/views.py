@@ -4,13 +4,16 @@ import csv
 import uuid
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,10 +27,15 @@ from employers.declarations import DeclarationRefused, check_address, create_dec
 from employers.imports import import_contracts, import_declarations
 from employers.links import (
     SendingRefused,
+    Tally,
     link_url,
     parse_recipients,
+    progress_of,
+    record_sending,
     replace_link_token,
-    send_link,
+    retry_failed,
+    send_next,
+    with_progress,
 )
 from employers.mandates import MandateRefused, grant, person_by_niss, revoke
 from employers.models import Mandate
@@ -90,8 +98,14 @@ def home(request: HttpRequest) -> HttpResponse:
 # -- Registrations ---------------------------------------------------------------------------
 
 
+# A large enterprise has thousands of registrations a day: the list shows them 50 at a time
+# (the CSV export gives the whole selection).
+PAGE_SIZE = 50
+
+
 def _selection(request: HttpRequest, mandate: Mandate):
-    """The registrations of the filter in the query string, the filter form, and the day."""
+    """The registrations of the filter in the query string (a queryset in time order), the
+    filter form, and the day."""
     enterprise = mandate.employer
     numbers = list(scoping.declarations_of(enterprise).values_list("number", flat=True))
     form = RegistrationsFilter(request.GET or None, ddt_numbers=numbers)
@@ -112,10 +126,10 @@ def _selection(request: HttpRequest, mandate: Mandate):
             rows = rows.filter(
                 Q(worker__first_name__icontains=worker) | Q(worker__last_name__icontains=worker)
             )
-    return form, day, list(rows.order_by("recorded_at", "pk"))
+    return form, day, rows.order_by("recorded_at", "pk")
 
 
-def _flags(rows: list[Registration]) -> dict[int, str]:
+def _flags(rows) -> dict[int, str]:
     """Registration pk -> "open" / "forgotten" for the INs still open (the worker's rule)."""
     workers = {row.worker_id for row in rows}
     if not workers:
@@ -141,10 +155,18 @@ def _flags(rows: list[Registration]) -> dict[int, str]:
 @staff_view
 @require_GET
 def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
-    form, day, rows = _selection(request, mandate)
+    form, day, selection = _selection(request, mandate)
+    # Ascending time: registrations arriving during the day go to the last page, so the pages
+    # already seen do not shift. A page number out of range shows the nearest page.
+    page = Paginator(selection, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
     flags = _flags(rows)
     for row in rows:
         row.flag = flags.get(row.pk, "")
+    # The filters without the page: the CSV link and the previous/next links keep them.
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    invalid = form.is_bound and not form.is_valid()
     return _render(
         request,
         "employer_space/registrations.html",
@@ -153,11 +175,12 @@ def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
             "form": form,
             "day": day,
             "rows": rows,
-            "query": request.GET.urlencode(),
-            "invalid": form.is_bound and not form.is_valid(),
+            "page": page,
+            "query": filters.urlencode(),
+            "invalid": invalid,
         },
         "registrations",
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=400 if invalid else 200,
     )
 
 
@@ -170,7 +193,9 @@ def _cell(value) -> str:
 @staff_view
 @require_GET
 def registrations_csv(request: HttpRequest, mandate: Mandate) -> HttpResponse:
-    form, day, rows = _selection(request, mandate)
+    form, day, selection = _selection(request, mandate)
+    # The whole selection, never one page of it.
+    rows = list(selection)
     flags = _flags(rows)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"clao-{mandate.employer.number}-{day:%Y-%m-%d}.csv"
@@ -460,6 +485,17 @@ def contracts(request: HttpRequest, mandate: Mandate) -> HttpResponse:
 # -- The personalised link -------------------------------------------------------------------
 
 
+def _send_chunk(sending, *, as_many_as_time_allows: bool = False) -> Tally:
+    """A few recipients of the sending (or, for the button without JavaScript, as many as the
+    request's time budget allows): every POST about the job moves it on, so it progresses
+    while its page is open; the command does the rest."""
+    return send_next(
+        sending,
+        limit=None if as_many_as_time_allows else settings.CLAO_LINK_SEND_CHUNK,
+        seconds=settings.CLAO_LINK_SEND_SECONDS,
+    )
+
+
 @staff_view
 @require_http_methods(["GET", "POST"])
 def link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
@@ -474,15 +510,19 @@ def link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
                 form.add_error("recipients", _("Correct the lines below; nothing was sent."))
             else:
                 try:
-                    sending, _created = send_link(
+                    sending, _created = record_sending(
                         employer=enterprise,
                         sent_by=request.user,
                         recipients=recipients,
                         key=str(form.cleaned_data["client_token"]),
+                        language=get_language(),
                     )
                 except SendingRefused as refused:
                     form.add_error("recipients", refused.message)
                 else:
+                    # The first few at once (a short list is sent before the page shows);
+                    # a second submission of the page only moves the same job on.
+                    _send_chunk(sending)
                     return redirect(
                         "employer_space:sending", enterprise_id=enterprise.pk, sending_id=sending.pk
                     )
@@ -495,7 +535,9 @@ def link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
             "form": form,
             "url": link_url(enterprise),
             "refused_lines": refused_lines,
-            "sendings": list(scoping.sendings_of(enterprise).select_related("sent_by")[:10]),
+            "sendings": with_progress(
+                scoping.sendings_of(enterprise).select_related("sent_by"), 10
+            ),
         },
         "link",
         status=status,
@@ -512,21 +554,67 @@ def replace_link(request: HttpRequest, mandate: Mandate) -> HttpResponse:
     return redirect("employer_space:link", enterprise_id=mandate.employer.pk)
 
 
+def _sending_context(found) -> dict:
+    return {
+        "sending": found,
+        "progress": progress_of(found),
+        "deliveries": list(found.deliveries.all()),
+    }
+
+
 @staff_view
 @require_GET
 def sending(request: HttpRequest, mandate: Mandate, sending_id: int) -> HttpResponse:
+    """The job's page: n of N sent and each recipient's status. Reading it sends nothing; while
+    recipients wait, it asks for the next ones (htmx) or offers a button and refreshes itself."""
     found = scoping.get_sending_or_404(mandate.employer, sending_id)
-    deliveries = list(found.deliveries.all())
-    counts = {
-        status: sum(1 for d in deliveries if d.status == status)
-        for status in ("sent", "failed", "pending")
-    }
-    return _render(
-        request,
-        "employer_space/sending.html",
-        mandate,
-        {"sending": found, "deliveries": deliveries, "counts": counts, "total": len(deliveries)},
-        "link",
+    return _render(request, "employer_space/sending.html", mandate, _sending_context(found), "link")
+
+
+@staff_view
+@require_POST
+def sending_progress(request: HttpRequest, mandate: Mandate, sending_id: int) -> HttpResponse:
+    """Sends waiting recipients. htmx gets the updated progress (and asks again while some
+    wait); without JavaScript the button's POST goes back to the job's page."""
+    found = scoping.get_sending_or_404(mandate.employer, sending_id)
+    # htmx asks again and again: small steps show the progress. A person clicking the button
+    # would have to click again and again: one click sends what fits in the time budget.
+    tally = _send_chunk(found, as_many_as_time_allows=not request.htmx)
+    if request.htmx:
+        context = _sending_context(found)
+        # Nothing sent yet some wait: another sender holds them; ask again less often.
+        idle = not (tally.sent or tally.failed) and context["progress"].waiting
+        return _render(
+            request,
+            "employer_space/sending_progress.html",
+            mandate,
+            {**context, "oob": True, "idle": idle},
+            "link",
+        )
+    return redirect(
+        "employer_space:sending", enterprise_id=mandate.employer.pk, sending_id=found.pk
+    )
+
+
+@staff_view
+@require_POST
+def sending_retry(request: HttpRequest, mandate: Mandate, sending_id: int) -> HttpResponse:
+    """The failed recipients wait again, and the first of them are sent at once."""
+    found = scoping.get_sending_or_404(mandate.employer, sending_id)
+    count = retry_failed(found)
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s recipient will be sent the link again.",
+                "%(count)s recipients will be sent the link again.",
+                count,
+            )
+            % {"count": count},
+        )
+        _send_chunk(found)
+    return redirect(
+        "employer_space:sending", enterprise_id=mandate.employer.pk, sending_id=found.pk
     )
 
 

@@ -1,8 +1,16 @@
 """The personalised link of an enterprise: replacing its token, and sending it to workers by
-e-mail and SMS (one sending per form key: a page submitted twice sends nothing twice).
+e-mail and SMS.
+
+A sending is a send job: the form records it with one waiting delivery per recipient (one
+sending per form key: a page submitted twice records and sends nothing twice); then whoever
+comes along sends the next few waiting deliveries (`send_next`): the job's page while it is
+open (htmx, or its button without JavaScript), and `manage.py send_pending_links` (a CronJob)
+for the jobs nobody watches. No queue, no extra process: the rows are the queue.
 """
 
+import logging
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,8 +18,9 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -20,6 +29,7 @@ from accounts.models import Person
 from .models import Employer, LinkDelivery, LinkSending, RetiredLinkToken, new_link_token
 from .sms import SmsError, get_backend
 
+logger = logging.getLogger("clao.links")
 MAX_RECIPIENTS = 200
 # E.164 after removing spaces, dots, dashes, slashes and parentheses; a Belgian 04xx number is
 # taken as +324xx.
@@ -99,12 +109,18 @@ def _message(employer: Employer, url: str) -> tuple[str, str]:
     return subject, body
 
 
-def send_link(
-    *, employer: Employer, sent_by: Person, recipients: list[Recipient], key: str
+def record_sending(
+    *,
+    employer: Employer,
+    sent_by: Person,
+    recipients: list[Recipient],
+    key: str,
+    language: str = "",
 ) -> tuple[LinkSending, bool]:
-    """Sends the enterprise's link to each recipient once; returns (sending, created).
+    """Records a sending (a send job) with one waiting delivery per recipient; sends nothing.
 
-    The same (person, key) again returns the first sending without sending anything."""
+    Returns (sending, created). The same (person, key) again, even at the same moment from a
+    page submitted twice, returns the first sending and records nothing."""
     if not recipients:
         raise SendingRefused("no_recipient", gettext_lazy("Give at least one recipient."))
     if len(recipients) > MAX_RECIPIENTS:
@@ -115,49 +131,153 @@ def send_link(
     existing = LinkSending.objects.filter(sent_by=sent_by, idempotency_key=key).first()
     if existing is not None:
         return existing, False
-    url = link_url(employer)
     try:
         with transaction.atomic():
             sending = LinkSending.objects.create(
-                employer=employer, sent_by=sent_by, idempotency_key=key, link=url
+                employer=employer,
+                sent_by=sent_by,
+                idempotency_key=key,
+                link=link_url(employer),
+                language=language or settings.LANGUAGE_CODE,
             )
             LinkDelivery.objects.bulk_create(
                 LinkDelivery(sending=sending, channel=r.channel, recipient=r.address)
                 for r in recipients
             )
     except IntegrityError:
-        # The same page submitted twice at once: the other request sends.
+        # The same page submitted twice at once: the first submission's sending.
         return LinkSending.objects.get(sent_by=sent_by, idempotency_key=key), False
-    deliver(sending)
     return sending, True
 
 
-def deliver(sending: LinkSending) -> None:
-    """Sends the deliveries still waiting; each is taken under a row lock, so never twice."""
-    # The workers' language is unknown: the message goes in the language of the sender's page.
-    subject, body = _message(sending.employer, sending.link)
-    sms = None
-    for pk in list(
-        sending.deliveries.filter(status=LinkDelivery.Status.PENDING).values_list("pk", flat=True)
-    ):
-        with transaction.atomic():
-            delivery = (
-                LinkDelivery.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, status=LinkDelivery.Status.PENDING)
-                .first()
-            )
-            if delivery is None:
-                continue
-            try:
-                if delivery.channel == LinkDelivery.Channel.EMAIL:
-                    send_mail(subject, body, None, [delivery.recipient])
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    sent: int
+    failed: int
+
+    @property
+    def waiting(self) -> int:
+        return self.total - self.sent - self.failed
+
+
+PROGRESS_COUNTS = {
+    "total": Count("deliveries"),
+    "sent": Count("deliveries", filter=Q(deliveries__status=LinkDelivery.Status.SENT)),
+    "failed": Count("deliveries", filter=Q(deliveries__status=LinkDelivery.Status.FAILED)),
+}
+
+
+def progress_of(sending: LinkSending) -> Progress:
+    """How many deliveries of the sending are sent, failed and waiting (one query)."""
+    return Progress(**LinkSending.objects.filter(pk=sending.pk).aggregate(**PROGRESS_COUNTS))
+
+
+def with_progress(sendings, limit: int) -> list[tuple[LinkSending, Progress]]:
+    """The first `limit` sendings of a queryset, each with its progress, in one query."""
+    return [
+        (item, Progress(item.total, item.sent, item.failed))
+        for item in sendings.annotate(**PROGRESS_COUNTS)[:limit]
+    ]
+
+
+@dataclass(frozen=True)
+class Tally:
+    sent: int = 0
+    failed: int = 0
+
+
+def send_next(sending: LinkSending, *, limit: int | None = None, seconds: float = 5.0) -> Tally:
+    """Sends waiting deliveries of the sending, at most `limit` of them (None: no limit), none
+    but the first started after `seconds` (so each call moves the job on); returns how many it
+    sent and how many failed.
+
+    Any number of these may run at once (two tabs, several web pods, the command): each
+    delivery is claimed with SELECT ... FOR UPDATE SKIP LOCKED and stays locked while its
+    backend is called, so that no two of them ever send to the same recipient. A delivery is
+    marked sent only once its backend accepted it, in the same transaction; a process that
+    dies in between leaves it waiting (the lock goes with the connection), to be sent again."""
+    deadline = time.monotonic() + seconds
+    sent = failed = 0
+    backends: dict[str, object] = {}
+    # The workers' language is unknown: the message is in the language of the sender's page,
+    # whoever sends it (a later progress request, another pod, the command).
+    with translation.override(sending.language or settings.LANGUAGE_CODE):
+        subject, body = _message(sending.employer, sending.link)
+        while limit is None or sent + failed < limit:
+            if sent + failed and time.monotonic() >= deadline:
+                break
+            with transaction.atomic():
+                delivery = (
+                    LinkDelivery.objects.select_for_update(skip_locked=True)
+                    .filter(sending=sending, status=LinkDelivery.Status.PENDING)
+                    .order_by("pk")
+                    .first()
+                )
+                if delivery is None:
+                    break
+                if _deliver(delivery, subject, body, backends):
+                    sent += 1
                 else:
-                    sms = sms or get_backend()
-                    sms.send(delivery.recipient, body)
-            except (SmsError, OSError) as exc:
-                delivery.status = LinkDelivery.Status.FAILED
-                delivery.error = str(exc)[:300]
-            else:
-                delivery.status = LinkDelivery.Status.SENT
-                delivery.sent_at = timezone.now()
-            delivery.save(update_fields=["status", "error", "sent_at"])
+                    failed += 1
+    return Tally(sent, failed)
+
+
+def _deliver(delivery: LinkDelivery, subject: str, body: str, backends: dict) -> bool:
+    """Calls the delivery's backend and records what it answered (inside the claim's lock);
+    True if it was accepted."""
+    delivery.attempts += 1
+    try:
+        if delivery.channel == LinkDelivery.Channel.EMAIL:
+            send_mail(subject, body, None, [delivery.recipient])
+        else:
+            if "sms" not in backends:
+                backends["sms"] = get_backend()
+            backends["sms"].send(delivery.recipient, body)
+    except (SmsError, OSError) as exc:
+        # SMTP errors are OSErrors: a refused address, an unreachable server.
+        delivery.status = LinkDelivery.Status.FAILED
+        delivery.error = (str(exc) or exc.__class__.__name__)[:300]
+    except Exception:
+        # A bug must not leave the recipient waiting forever, retried by every request.
+        logger.exception("sending the link to delivery %s failed", delivery.pk)
+        delivery.status = LinkDelivery.Status.FAILED
+        delivery.error = "unexpected error (logged)"
+    else:
+        delivery.status = LinkDelivery.Status.SENT
+        delivery.error = ""
+        delivery.sent_at = timezone.now()
+    delivery.save(update_fields=["status", "error", "sent_at", "attempts"])
+    return delivery.status == LinkDelivery.Status.SENT
+
+
+def retry_failed(sending: LinkSending) -> int:
+    """Puts the failed deliveries of the sending back to waiting; returns how many."""
+    return sending.deliveries.filter(status=LinkDelivery.Status.FAILED).update(
+        status=LinkDelivery.Status.PENDING
+    )
+
+
+def send_pending(*, seconds: float) -> Tally:
+    """Sends the waiting deliveries of every sending, oldest first, for at most `seconds`
+    (`manage.py send_pending_links`: the sendings nobody watches). Returns what it did."""
+    deadline = time.monotonic() + seconds
+    sent = failed = 0
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        sending = (
+            LinkSending.objects.filter(deliveries__status=LinkDelivery.Status.PENDING)
+            .exclude(pk__in=seen)
+            .select_related("employer")
+            .order_by("pk")
+            .distinct()
+            .first()
+        )
+        if sending is None:
+            break
+        # Each sending once: what is still waiting afterwards is locked by another sender (a
+        # page, a pod), or is for the next run.
+        seen.add(sending.pk)
+        tally = send_next(sending, seconds=max(0.0, deadline - time.monotonic()))
+        sent, failed = sent + tally.sent, failed + tally.failed
+    return Tally(sent, failed)

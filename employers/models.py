@@ -206,7 +206,8 @@ class RetiredLinkToken(models.Model):
 
 
 class LinkSending(models.Model):
-    """One sending of the personalised link to a list of recipients (e-mail and/or SMS).
+    """One sending of the personalised link to a list of recipients (e-mail and/or SMS): a
+    send job whose deliveries are sent a few at a time (employers/links.py).
 
     The form's key makes a second submission of the same page return this sending, so that
     nothing is sent twice."""
@@ -223,6 +224,8 @@ class LinkSending(models.Model):
     idempotency_key = models.CharField(_("submission key"), max_length=100)
     created_at = models.DateTimeField(_("date and time"), default=timezone.now)
     link = models.CharField(_("link"), max_length=300)
+    # The language of the sender's page: the message's, whoever sends it later.
+    language = models.CharField(_("language"), max_length=10, default="fr")
 
     class Meta:
         verbose_name = _("sending of the link")
@@ -257,13 +260,23 @@ class LinkDelivery(models.Model):
     status = models.CharField(
         _("status"), max_length=7, choices=Status.choices, default=Status.PENDING
     )
+    # Why the last attempt failed (the backend's answer).
     error = models.CharField(_("error"), max_length=300, blank=True)
     sent_at = models.DateTimeField(_("sent on"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
         verbose_name = _("delivery of the link")
         verbose_name_plural = _("deliveries of the link")
         ordering = ["pk"]
+        indexes = [
+            # The waiting deliveries, found by the pages and by `send_pending_links`.
+            models.Index(
+                fields=["sending", "id"],
+                condition=Q(status="pending"),
+                name="link_delivery_waiting",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.recipient} {self.status}"

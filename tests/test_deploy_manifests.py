@@ -90,3 +90,16 @@ def test_it_only_sets_variables_that_the_settings_read():
             or f'"{name}"' in gunicorn_source
             or name == "FORWARDED_ALLOW_IPS"
         ), name
+
+
+def test_it_finishes_the_sendings_of_links_that_nobody_watches_every_minute():
+    cronjob = by_kind("CronJob", "clao-send-pending-links")["spec"]
+    job = cronjob["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    web = by_kind("Deployment", "clao-web")["spec"]["template"]["spec"]["containers"][0]
+    assert cronjob["schedule"] == "* * * * *"
+    assert job["image"] == web["image"]
+    assert job["command"][:3] == ["python", "manage.py", "send_pending_links"]
+    # It stops starting messages before the next run is due.
+    assert int(job["command"][job["command"].index("--seconds") + 1]) < 60
+    # The application's role and settings, like the web pods (not the owner's).
+    assert job["envFrom"] == web["envFrom"]

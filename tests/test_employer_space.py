@@ -2,15 +2,19 @@
 
 import csv
 import io
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.roles import spaces_for
 from checkins.models import Registration
+from employers.links import parse_recipients, record_sending
 from employers.models import Mandate, WorkDeclaration
 from tests.factories import make_declaration, make_person, make_registration
 
@@ -144,9 +148,18 @@ def test_it_shows_nothing_of_another_enterprise(
 ):
     make_registration(anne, employer=nsi, ddt_number=nsi_site.number)
     nsi_mandate = Mandate.objects.get(person=nsi_manager)
+    sending, _created = record_sending(
+        employer=nsi,
+        sent_by=nsi_manager,
+        recipients=parse_recipients("anne@example.be")[0],
+        key="matrix",
+    )
     client.force_login(other_manager)
     for path in [
         url(nsi),
+        url(nsi, "link"),
+        url(nsi, "link", "sendings", sending.pk),
+        url(other_enterprise, "link", "sendings", sending.pk),
         url(nsi, "declarations"),
         url(nsi, "declarations", nsi_site.number),
         url(nsi, "declarations", nsi_site.number) + "qr.png",
@@ -162,6 +175,16 @@ def test_it_shows_nothing_of_another_enterprise(
     assert response.status_code == 404
     response = client.post(url(other_enterprise, "access", nsi_mandate.pk, "revoke"))
     assert response.status_code == 404
+    # A's send job: neither read, nor moved on, nor retried from B's space or A's.
+    for path in [
+        url(nsi, "link", "sendings", sending.pk, "send"),
+        url(nsi, "link", "sendings", sending.pk, "retry"),
+        url(other_enterprise, "link", "sendings", sending.pk, "send"),
+        url(other_enterprise, "link", "sendings", sending.pk, "retry"),
+    ]:
+        assert client.post(path).status_code == 404, path
+    assert mail.outbox == []
+    assert sending.deliveries.get().status == "pending"
     assert Mandate.objects.active().filter(pk=nsi_mandate.pk).exists()
     # B's own pages list none of A's workers, DDTs or registrations.
     page = client.get(url(other_enterprise)).content.decode()
@@ -255,10 +278,21 @@ def test_it_prints_a_poster_whose_qr_code_holds_the_url(staff, nsi, nsi_site, se
     assert [code.text for code in decoded] == [expected]
 
 
-def test_it_downloads_the_poster_as_a_pdf_with_the_url(staff, nsi, nsi_site, settings):
+def test_it_downloads_the_poster_as_a_pdf_whose_qr_code_holds_the_url(
+    staff, nsi, nsi_site, settings
+):
+    import zxingcpp
+    from pypdf import PdfReader
+
     response = staff.get(url(nsi, "declarations", nsi_site.number) + "poster.pdf")
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+    # The QR code printed on the page: the one image of the PDF's one page, decoded as a phone
+    # would read it.
+    (page,) = PdfReader(io.BytesIO(response.content)).pages
+    (image,) = page.images
+    decoded = zxingcpp.read_barcodes(image.image)
+    assert [code.text for code in decoded] == [settings.SITE_ROOT + "/qr/1Y1002V9KLZ6Z/"]
     # The URL printed under the QR code is also a link of the page.
     link = f"/URI ({settings.SITE_ROOT}/qr/1Y1002V9KLZ6Z/)".encode()
     assert link in response.content
@@ -321,6 +355,87 @@ def test_it_lists_a_day_in_a_fixed_number_of_queries(
         make_registration(worker, employer=nsi, ddt_number=nsi_site.number)
     with django_assert_max_num_queries(12):
         assert staff.get(url(nsi)).status_code == 200
+
+
+BUSY_DAY = "2026-03-02"
+
+
+@pytest.fixture
+def busy_day(nsi, nsi_site, anne, other_worker):
+    """120 registrations at N.S.I.'s site on one day, one a minute from 06:00, and 3 elsewhere:
+    a large enterprise's day (thousands in real life) in three pages."""
+    start = datetime(2026, 3, 2, 6, 0, tzinfo=ZoneInfo("Europe/Brussels"))
+    for i in range(120):
+        worker = anne if i % 2 == 0 else other_worker
+        kind = "IN" if i % 4 < 2 else "OUT"
+        make_registration(
+            worker,
+            kind,
+            start + timedelta(minutes=i),
+            employer=nsi,
+            ddt_number=nsi_site.number,
+        )
+    for i in range(3):
+        make_registration(anne, "IN", start + timedelta(hours=5, minutes=i), employer=nsi)
+
+
+def times(response) -> list[str]:
+    table = response.content.decode().split('id="registrations"')[1].split("</table>")[0]
+    return re.findall(r"<td>(\d\d:\d\d)</td>", table)
+
+
+def pager_link(response, rel: str) -> str | None:
+    found = re.search(rf'<a rel="{rel}" href="([^"]+)"', response.content.decode())
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_it_pages_a_long_day_and_keeps_the_filters(staff, nsi, nsi_site, busy_day):
+    filters = f"?date={BUSY_DAY}&ddt={nsi_site.number}"
+    first = staff.get(url(nsi) + filters)
+    assert times(first)[:2] == ["06:00", "06:01"] and len(times(first)) == 50
+    assertContains(first, "Registrations 1 to 50 of 120.")
+    assertContains(first, "Page 1 of 3")
+    assert pager_link(first, "prev") is None
+    assert pager_link(first, "next") == f"{filters}&page=2"
+    # The CSV link is the selection's, without a page: it exports the whole selection.
+    assertContains(first, f'href="{url(nsi)}registrations.csv?date={BUSY_DAY}&amp;ddt=')
+    assertContains(first, "The export holds all 120 registrations of the selection")
+
+    second = staff.get(url(nsi) + pager_link(first, "next"))
+    assert times(second)[0] == "06:50" and len(times(second)) == 50
+    assertContains(second, "Registrations 51 to 100 of 120.")
+    assert pager_link(second, "prev") == f"{filters}&page=1"
+    assert pager_link(second, "next") == f"{filters}&page=3"
+    # The filter form shows the selection the pages belong to.
+    assertContains(second, f'<option value="{nsi_site.number}" selected>', html=False)
+
+    last = staff.get(url(nsi) + pager_link(second, "next"))
+    assert times(last) == [f"07:{m:02d}" for m in range(40, 60)]
+    assert pager_link(last, "next") is None
+    # A page out of range or not a number shows the nearest page, never an error.
+    assert times(staff.get(url(nsi) + filters + "&page=99")) == times(last)
+    assert times(staff.get(url(nsi) + filters + "&page=x")) == times(first)
+
+    # Without the DDT filter the 3 registrations elsewhere are counted too.
+    assertContains(staff.get(url(nsi), {"date": BUSY_DAY}), "Registrations 1 to 50 of 123.")
+
+
+def test_it_exports_the_whole_selection_whatever_the_page(staff, nsi, nsi_site, busy_day):
+    export = staff.get(
+        url(nsi) + "registrations.csv", {"date": BUSY_DAY, "ddt": nsi_site.number, "page": "2"}
+    )
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 1 + 120
+    assert {r[6] for r in rows[1:]} == {nsi_site.number}
+    assert (rows[1][0][11:16], rows[-1][0][11:16]) == ("06:00", "07:59")
+
+
+def test_it_shows_a_page_of_a_long_day_in_a_fixed_number_of_queries(
+    staff, nsi, busy_day, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        response = staff.get(url(nsi), {"date": BUSY_DAY, "page": "2"})
+    assert len(times(response)) == 50
 
 
 def test_it_shows_registrations_in_the_workers_source_format(staff, nsi, anne, nsi_manager):

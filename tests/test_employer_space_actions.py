@@ -2,15 +2,21 @@
 imports of declarations and contracts."""
 
 import io
+import re
+import threading
+import time
 import uuid
 
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
-from pytest_django.asserts import assertContains
+from django.core.management import call_command
+from django.db import connection
+from pytest_django.asserts import assertContains, assertNotContains
 
 from checkins.models import Registration
 from employers import sms
+from employers.links import parse_recipients, record_sending, send_next
 from employers.models import Contract, LinkDelivery, LinkSending, WorkDeclaration
 from tests.factories import make_declaration
 
@@ -54,16 +60,34 @@ def test_it_replaces_the_link_and_the_old_one_says_so(staff, client, nsi, anne):
     assert client.get(f"/l/{nsi.link_token}/").status_code == 302
 
 
+FIVE = "anne@example.be\njan@example.be\n0470 12 34 56\nels@example.be\n+32 471 00 00 01"
+EMAILS_OF_FIVE = ["anne@example.be", "jan@example.be", "els@example.be"]
+PHONES_OF_FIVE = ["+32470123456", "+32471000001"]
+
+
+def send_form(recipients: str, token: str | None = None) -> dict:
+    return {"recipients": recipients, "client_token": token or str(uuid.uuid4())}
+
+
+def progress_text(response) -> str:
+    """The live region's text (a page's, or an htmx answer's out-of-band copy)."""
+    html = response.content.decode()
+    found = re.search(r'<div (?:role="status" )?id="progress"[^>]*>(.*?)</div>', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def emailed() -> list[str]:
+    return [to for message in mail.outbox for to in message.to]
+
+
 def test_it_sends_the_link_by_email_and_sms_once_per_submission(staff, nsi, sms_outbox):
     token = str(uuid.uuid4())
-    data = {
-        "recipients": "anne@example.be\n0470 12 34 56\n\nanne@example.be",
-        "client_token": token,
-    }
+    data = send_form("anne@example.be\n0470 12 34 56\n\nanne@example.be", token)
     response = staff.post(url(nsi, "link/"), data)
     sending = LinkSending.objects.get()
     assert response["Location"] == url(nsi, f"link/sendings/{sending.pk}/")
-    assert [m.to for m in mail.outbox] == [["anne@example.be"]]
+    # A short list is sent within the form's request.
+    assert emailed() == ["anne@example.be"]
     assert f"/l/{nsi.link_token}/" in mail.outbox[0].body
     assert [to for to, _text in sms_outbox] == ["+32470123456"]
     # The same page submitted again: the same sending, nothing sent twice.
@@ -71,21 +95,137 @@ def test_it_sends_the_link_by_email_and_sms_once_per_submission(staff, nsi, sms_
     assert again["Location"] == response["Location"]
     assert (len(mail.outbox), len(sms_outbox), LinkSending.objects.count()) == (1, 1, 1)
     page = staff.get(response["Location"])
-    assertContains(page, "2 of 2 sent, 0 failed.")
+    assert progress_text(page) == "2 of 2 sent, 0 failed, 0 waiting. All sent."
     assertContains(page, "+32470123456")
+    assertNotContains(page, "hx-post")
+    assertNotContains(page, 'http-equiv="refresh"')
+    # The link page lists the sending with its result.
+    assertContains(staff.get(url(nsi, "link/")), "2 of 2 sent, 0 failed, 0 waiting.")
 
 
-def test_it_shows_a_failed_sms_per_recipient(staff, nsi, settings):
+def test_it_shows_the_progress_of_a_long_sending_until_all_are_sent(
+    staff, nsi, sms_outbox, settings
+):
+    settings.CLAO_LINK_SEND_CHUNK = 2
+    response = staff.post(url(nsi, "link/"), send_form(FIVE))
+    sending_url = response["Location"]
+    page = staff.get(sending_url)
+    assert progress_text(page) == "2 of 5 sent, 0 failed, 3 waiting. Sending…"
+    assertContains(page, '<td class="result-pending">Waiting</td>', count=3, html=True)
+    # With JavaScript the page asks for the next ones by itself (htmx, a POST); without it,
+    # a button does, and the page refreshes itself.
+    assertContains(page, f'hx-post="{sending_url}send/"')
+    assertContains(page, '<noscript><meta http-equiv="refresh" content="10"></noscript>')
+    assertContains(page, "Send the waiting messages now")
+    # Reading the page sends nothing.
+    staff.get(sending_url)
+    assert len(mail.outbox) + len(sms_outbox) == 2
+
+    step = staff.post(sending_url + "send/", HTTP_HX_REQUEST="true")
+    assert step.status_code == 200
+    assert progress_text(step) == "4 of 5 sent, 0 failed, 1 waiting. Sending…"
+    assertContains(step, 'hx-swap-oob="innerHTML"')
+    assertContains(step, f'hx-post="{sending_url}send/"')
+    step = staff.post(sending_url + "send/", HTTP_HX_REQUEST="true")
+    assert progress_text(step) == "5 of 5 sent, 0 failed, 0 waiting. All sent."
+    # Nothing waits: no further request is asked for.
+    assertNotContains(step, "hx-post")
+    assert sorted(emailed()) == sorted(EMAILS_OF_FIVE)
+    assert sorted(to for to, _text in sms_outbox) == sorted(PHONES_OF_FIVE)
+    assert set(LinkDelivery.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_it_sends_the_rest_with_the_button_without_javascript(staff, nsi, sms_outbox, settings):
+    settings.CLAO_LINK_SEND_CHUNK = 2
+    sending_url = staff.post(url(nsi, "link/"), send_form(FIVE))["Location"]
+    response = staff.post(sending_url + "send/")
+    # Back to the job's page (a plain POST, then GET). One click sends what the request's time
+    # budget allows, not just a chunk: nobody should have to click once per recipient.
+    assert response.status_code == 302 and response["Location"] == sending_url
+    assert progress_text(staff.get(sending_url)) == "5 of 5 sent, 0 failed, 0 waiting. All sent."
+    # Once all are sent, another click sends nothing.
+    staff.post(sending_url + "send/")
+    assert len(mail.outbox) + len(sms_outbox) == 5
+
+
+def test_it_sends_one_recipient_per_click_when_the_time_budget_is_spent(
+    staff, nsi, sms_outbox, settings
+):
+    settings.CLAO_LINK_SEND_CHUNK = 2
+    settings.CLAO_LINK_SEND_SECONDS = 0  # a slow provider: each request's budget is spent
+    sending_url = staff.post(url(nsi, "link/"), send_form(FIVE))["Location"]
+    # Each request still moves the job on by one, so the page never stalls.
+    assert progress_text(staff.get(sending_url)).startswith("1 of 5 sent")
+    staff.post(sending_url + "send/")
+    assert progress_text(staff.get(sending_url)).startswith("2 of 5 sent")
+
+
+def test_it_sends_each_recipient_once_when_the_page_is_submitted_twice(
+    staff, nsi, sms_outbox, settings
+):
+    settings.CLAO_LINK_SEND_CHUNK = 2
+    data = send_form(FIVE)
+    first = staff.post(url(nsi, "link/"), data)
+    # The second submission (a double tap) moves the same job on; it records no other one.
+    second = staff.post(url(nsi, "link/"), data)
+    assert first["Location"] == second["Location"]
+    assert (LinkSending.objects.count(), LinkDelivery.objects.count()) == (1, 5)
+    assert progress_text(staff.get(first["Location"])).startswith("4 of 5 sent")
+    staff.post(first["Location"] + "send/", HTTP_HX_REQUEST="true")
+    staff.post(url(nsi, "link/"), data)
+    assert sorted(emailed()) == sorted(EMAILS_OF_FIVE)
+    assert sorted(to for to, _text in sms_outbox) == sorted(PHONES_OF_FIVE)
+
+
+def test_it_shows_a_failed_sms_with_its_reason_sends_the_others_and_retries(
+    staff, nsi, settings, sms_outbox
+):
     settings.CLAO_SMS_BACKEND = "twilio"  # not configured: refused before any network call
     settings.CLAO_SMS_TWILIO_ACCOUNT_SID = ""
-    response = staff.post(
-        url(nsi, "link/"),
-        {"recipients": "+32470123456\njan@example.be", "client_token": str(uuid.uuid4())},
-        follow=True,
+    response = staff.post(url(nsi, "link/"), send_form("+32470123456\njan@example.be"))
+    page = staff.get(response["Location"])
+    assert progress_text(page) == (
+        "1 of 2 sent, 1 failed, 0 waiting. Finished. The failed ones can be sent again."
     )
-    assertContains(response, "1 of 2 sent, 1 failed.")
-    assertContains(response, "Twilio is not configured")
-    assert LinkDelivery.objects.get(channel="sms").status == "failed"
+    assertContains(
+        page, '<td class="result-failed">Failed – Twilio is not configured</td>', html=True
+    )
+    assert emailed() == ["jan@example.be"]
+    # The provider works again: the failed one is sent from the page, the others not again.
+    settings.CLAO_SMS_BACKEND = "locmem"
+    response = staff.post(response["Location"] + "retry/", follow=True)
+    assertContains(response, "1 recipient will be sent the link again.")
+    assert progress_text(response) == "2 of 2 sent, 0 failed, 0 waiting. All sent."
+    assert [to for to, _text in sms_outbox] == ["+32470123456"]
+    assert emailed() == ["jan@example.be"]
+    sms = LinkDelivery.objects.get(channel="sms")
+    assert (sms.status, sms.error, sms.attempts) == ("sent", "", 2)
+
+
+def test_it_finishes_a_sending_nobody_watches_with_the_command(
+    staff, nsi, nsi_manager, sms_outbox, settings
+):
+    settings.CLAO_LINK_SEND_CHUNK = 2
+    staff.post(url(nsi, "link/"), send_form(FIVE))
+    # Recorded from a Dutch page, never opened again: the command sends the rest in Dutch.
+    sending, _created = record_sending(
+        employer=nsi,
+        sent_by=nsi_manager,
+        recipients=parse_recipients("piet@example.be")[0],
+        key="nl-page",
+        language="nl",
+    )
+    out = io.StringIO()
+    call_command("send_pending_links", stdout=out)
+    assert "4 sent, 0 failed" in out.getvalue()
+    assert sorted(emailed()) == sorted([*EMAILS_OF_FIVE, "piet@example.be"])
+    assert sorted(to for to, _text in sms_outbox) == sorted(PHONES_OF_FIVE)
+    assert not LinkDelivery.objects.filter(status="pending").exists()
+    dutch = next(m for m in mail.outbox if m.to == ["piet@example.be"])
+    assert dutch.subject == "N.S.I.: uw link naar ClaO"
+    # Nothing left: a second run sends nothing.
+    call_command("send_pending_links", stdout=io.StringIO())
+    assert len(mail.outbox) + len(sms_outbox) == 6
 
 
 def test_it_refuses_bad_recipients_and_sends_nothing(staff, nsi, sms_outbox):
@@ -101,14 +241,71 @@ def test_it_refuses_bad_recipients_and_sends_nothing(staff, nsi, sms_outbox):
     assert (mail.outbox, sms_outbox, LinkSending.objects.count()) == ([], [], 0)
 
 
-def test_it_hides_the_sendings_of_another_enterprise(client, staff, nsi, other_manager):
-    staff.post(url(nsi, "link/"), {"recipients": "a@example.be", "client_token": str(uuid.uuid4())})
+@pytest.mark.django_db(transaction=True)
+def test_it_never_sends_to_one_recipient_twice_from_senders_at_once(nsi, nsi_manager, monkeypatch):
+    """Two tabs, two pods and the command at the same moment: each recipient once."""
+    recipients, _refused = parse_recipients("\n".join(f"+3247000{i:04d}" for i in range(12)))
+    sending, _created = record_sending(
+        employer=nsi, sent_by=nsi_manager, recipients=recipients, key="k"
+    )
+    calls = []
+
+    def slow_send(self, to, text):
+        time.sleep(0.02)  # a provider's round trip: the others must not wait, nor take it
+        calls.append((threading.get_ident(), to))
+
+    monkeypatch.setattr(sms.LocmemBackend, "send", slow_send)
+    start = threading.Barrier(3)
+    errors = []
+
+    def sender():
+        try:
+            start.wait()
+            send_next(LinkSending.objects.get(pk=sending.pk), seconds=30)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(to for _thread, to in calls) == sorted(r.address for r in recipients)
+    # They shared the work (each skipped the recipients another one held).
+    assert len({thread for thread, _to in calls}) > 1
+    assert set(LinkDelivery.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_it_hides_the_sendings_of_another_enterprise(client, staff, nsi, other_manager, settings):
+    settings.CLAO_LINK_SEND_CHUNK = 1
+    staff.post(url(nsi, "link/"), send_form("a@example.be\nb@example.be"))
     sending = LinkSending.objects.get()
     client.force_login(other_manager)
     other = other_manager.mandates.get().employer
-    assert client.get(url(nsi, f"link/sendings/{sending.pk}/")).status_code == 404
-    assert client.get(url(other, f"link/sendings/{sending.pk}/")).status_code == 404
+    for enterprise in (nsi, other):
+        base = url(enterprise, f"link/sendings/{sending.pk}/")
+        assert client.get(base).status_code == 404
+        assert client.post(base + "send/").status_code == 404
+        assert client.post(base + "send/", HTTP_HX_REQUEST="true").status_code == 404
+        assert client.post(base + "retry/").status_code == 404
     assert client.post(url(nsi, "link/replace/")).status_code == 404
+    # Their requests sent nothing: the second recipient still waits.
+    assert emailed() == ["a@example.be"]
+    assert LinkDelivery.objects.get(recipient="b@example.be").status == "pending"
+
+
+def test_it_sends_anonymous_people_to_the_login_and_sends_nothing(client, staff, nsi, settings):
+    settings.CLAO_LINK_SEND_CHUNK = 1
+    staff.post(url(nsi, "link/"), send_form("a@example.be\nb@example.be"))
+    sending = LinkSending.objects.get()
+    base = url(nsi, f"link/sendings/{sending.pk}/")
+    client.logout()
+    for response in (client.get(base), client.post(base + "send/")):
+        assert response.status_code == 302 and "/login/" in response["Location"]
+    assert emailed() == ["a@example.be"]
 
 
 # -- Registering for a worker ----------------------------------------------------------------

@@ -47,7 +47,9 @@ def _device(browser, site, options):
 
 
 @pytest.mark.parametrize("screen", ["phone", "desktop"])
-def test_it_takes_an_employer_from_a_new_ddt_to_the_workers_in(browser, staff_site, screen):
+def test_it_takes_an_employer_from_a_new_ddt_to_the_workers_in(
+    browser, staff_site, screen, settings
+):
     site, nsi, other = staff_site
     size = PHONE if screen == "phone" else DESKTOP
     contexts = []
@@ -88,17 +90,27 @@ def test_it_takes_an_employer_from_a_new_ddt_to_the_workers_in(browser, staff_si
             page.get_by_role("link", name="Télécharger le PDF").click()
         assert download.value.suggested_filename == f"clao-ddt-{NEW_DDT}.pdf"
 
-        # 3. The personalised link, sent by e-mail and SMS (the demo's backends), once.
+        # 3. The personalised link, sent by e-mail and SMS (the demo's backends), once. One
+        # recipient per request: the job's page sends the others by itself (htmx POSTs).
+        settings.CLAO_LINK_SEND_CHUNK = 1
         page.locator("nav.subnav").get_by_role("link", name="Lien personnalisé").click()
-        page.get_by_label("Destinataires").fill("anne@example.be\n0470 12 34 56")
+        page.get_by_label("Destinataires").fill("anne@example.be\n0470 12 34 56\njan@example.be")
         staff.axe(f"{screen} personalised link")
         # Tapped twice in a hurry: one sending.
         page.get_by_role("button", name="Envoyer", exact=True).dblclick()
         page.wait_for_url("**/link/sendings/*/")
-        assert "2 sur 2 envoyés, 0 en échec." in page.locator("#progress").inner_text()
+        page.locator("#progress", has_text="3 sur 3 envoyés, 0 en échec, 0 en attente.").wait_for()
+        assert "Tout est envoyé." in page.locator("#progress").inner_text()
+        assert page.locator("#deliveries .result-sent").count() == 3
         assert "+32470123456" in page.locator("#deliveries").inner_text()
+        assert any(r.method == "POST" and r.url.endswith("/send/") for r in staff.requests), (
+            "the page did not move the sending on by itself"
+        )
         staff.axe(f"{screen} sending results")
-        assert [m.to for m in mail.outbox] == [["anne@example.be"]]
+        assert sorted(to for m in mail.outbox for to in m.to) == [
+            "anne@example.be",
+            "jan@example.be",
+        ]
         assert f"/l/{nsi.link_token}/" in mail.outbox[0].body
 
         # 4. A worker scans the QR code with another phone: the form has that DDT locked.
@@ -139,3 +151,39 @@ def test_it_takes_an_employer_from_a_new_ddt_to_the_workers_in(browser, staff_si
     finally:
         for context in contexts:
             context.close()
+
+
+def test_it_sends_a_long_list_of_links_without_javascript(browser, staff_site, settings):
+    """Without JavaScript the job's page offers a button and refreshes itself; nothing waits
+    for a script."""
+    from employers import sms
+
+    site, nsi, _other = staff_site
+    settings.CLAO_LINK_SEND_CHUNK = 1
+    settings.CLAO_SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    context = browser.new_context(**DESKTOP, java_script_enabled=False)
+    try:
+        staff = Phone(context.new_page(), site)
+        staff.javascript = False
+        page = staff.page
+        staff.login("/employer/", person=SOPHIE["niss"])
+        page.wait_for_url(f"**/employer/{nsi.pk}/")
+        page.locator("nav.subnav").get_by_role("link", name="Lien personnalisé").click()
+        page.get_by_label("Destinataires").fill("a@example.be\nb@example.be\n0470 12 34 56")
+        page.get_by_role("button", name="Envoyer", exact=True).click()
+        page.wait_for_url("**/link/sendings/*/")
+        assert (
+            "1 sur 3 envoyés, 0 en échec, 2 en attente." in page.locator("#progress").inner_text()
+        )
+        assert page.locator('head meta[http-equiv="refresh"]').count() == 1
+        page.get_by_role("button", name="Envoyer maintenant les messages en attente").click()
+        page.wait_for_load_state()
+        progress = page.locator("#progress").inner_text()
+        assert "3 sur 3 envoyés, 0 en échec, 0 en attente." in progress, progress
+        assert page.locator('head meta[http-equiv="refresh"]').count() == 0
+        assert sorted(to for m in mail.outbox for to in m.to) == ["a@example.be", "b@example.be"]
+        assert [to for to, _text in sms.outbox] == ["+32470123456"]
+    finally:
+        context.close()
+        sms.outbox.clear()
