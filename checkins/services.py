@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -431,22 +431,9 @@ def _register_together(requests: Sequence[RegistrationRequest], using: str) -> l
         (row.key_scope, row.idempotency_key): row
         for row in Registration.objects.using(using).filter(already)
     }
-    # Each worker's latest record in force, by the rule of `in_force()`: one index lookup each.
-    latest_pk = (
-        Registration.objects.using(using)
-        .filter(worker_id=OuterRef("pk"))
-        .in_force()
-        .order_by("-recorded_at", "-pk")
-        .values("pk")[:1]
-    )
     latest = {
         row.worker_id: row
-        for row in Registration.objects.using(using).filter(
-            pk__in=Person.objects.using(using)
-            .filter(pk__in=workers)
-            .annotate(latest=Subquery(latest_pk))
-            .values("latest")
-        )
+        for row in Registration.objects.db_manager(using).raw(LATEST_IN_FORCE, [workers])
     }
     employers = {
         number: (pk, name)
@@ -549,6 +536,22 @@ def _write_db() -> str:
 # On PostgreSQL the lock and the read are one call of a function (checkins migration 0004;
 # 0005 makes its "latest" the latest record in force, as `in_force()` below).
 LOCK_AND_READ = "SELECT * FROM clao_lock_worker_and_read(%s, %s, %s)"
+
+
+# Each worker's latest record in force (the rule of `in_force()`, as in migration 0008's
+# function): LATERAL makes it one walk down the index (worker, -recorded_at) per worker, whatever
+# the length of their history.
+LATEST_IN_FORCE = """
+SELECT r.* FROM unnest(%s::bigint[]) AS w(id) CROSS JOIN LATERAL (
+    SELECT * FROM checkins_registration r
+    WHERE r.worker_id = w.id AND r.corrects_id IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM checkins_registration c
+          WHERE c.corrects_id = r.id AND c.correction_kind = 'cancel')
+    ORDER BY r.recorded_at DESC, r.id DESC
+    LIMIT 1
+) AS r
+"""
 
 
 def _lock_and_read(
