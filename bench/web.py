@@ -580,6 +580,12 @@ def main(argv=None) -> dict:
         acks += openloop["acks"]
 
         log(f"badge readers: {args.api_connections} x batches of 200 for {args.seconds:g} s")
+        # Statistics, as autovacuum would have them by now (a test server may run without it:
+        # then the planner reads each worker's latest registration through the wrong index).
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE accounts_person, checkins_registration")
         api_workers_file = workdir / "api_workers.txt"
         api_workers_file.write_text("".join(f"{n}\n" for n in seeded["api_workers"]))
         answer = subprocess.run(

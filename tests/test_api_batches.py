@@ -4,9 +4,13 @@ constant number of queries, the hash chain intact; and the batch path against re
 by item, on the same requests."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -348,3 +352,115 @@ def test_it_completes_two_batches_naming_the_same_workers_in_opposite_orders(nsi
     out = StringIO()
     call_command("verifyregistrations", stdout=out)
     assert "every chain holds" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_key_another_batch_took_meanwhile_as_register_would(
+    anne, other_worker, nsi, monkeypatch
+):
+    # Two batches of one sender name the same key for two workers (no common lock): both read
+    # it free, then both insert. The second INSERT waits for the first's commit, the unique
+    # constraint refuses it, and that batch goes through register() item by item, which
+    # answers the key with the row stored under it.
+    from checkins import services
+
+    insert = services._insert
+    both_read = threading.Barrier(2, timeout=30)
+
+    def after_both_read(rows, using):
+        both_read.wait()
+        insert(rows, using)
+
+    monkeypatch.setattr(services, "_insert", after_both_read)
+
+    def batch(index: int):
+        worker = (anne, other_worker)[index]
+        return register_many([request(worker, f"own-{index}"), request(worker, "shared")])
+
+    results = _parallel(2, batch)
+
+    assert all(isinstance(r, list) for r in results), results
+    outcomes = sorted([outcome(r)[0] for r in batch_results] for batch_results in results)
+    assert outcomes == [["created", "created"], ["created", "duplicate"]]
+    shared = Registration.objects.get(idempotency_key="shared")
+    assert {r[1].registration.pk for r in results} == {shared.pk}
+    assert Registration.objects.count() == 3
+    out = StringIO()
+    call_command("verifyregistrations", stdout=out)
+    assert "3 registrations of 2 workers verified: every chain holds." in out.getvalue()
+
+
+BATCH_ON_SQLITE = """
+import json
+from django.test import Client
+from django.utils import timezone
+from api.credentials import issue_credential
+from employers.models import Employer
+
+employer = Employer.objects.create(number="0450905686", name="N.S.I.")
+device, token = issue_credential(employer, "demo reader")
+now = timezone.now().isoformat()
+items = [
+    {
+        "clientReference": ref,
+        "ssin": ssin,
+        "type": kind,
+        "employer": {"enterpriseNumber": "0450905686"},
+        "placeOfWork": {"coordinates": {"latitude": 50.84506, "longitude": 4.34954}},
+        "registeredAt": now,
+    }
+    for ref, ssin, kind in [
+        ("a", "85073003328", "IN"), ("b", "90010100123", "IN"), ("a", "85073003328", "OUT"),
+        ("c", "85073003328", "OUT"), ("d", "1", "IN"),
+    ]
+]
+answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+    "/api/v1/presence-registrations",
+    json.dumps({"registrations": items}),
+    content_type="application/json",
+)
+print(json.dumps([(r["status"], r["code"]) for r in answer.json()["results"]]))
+"""
+
+
+def test_it_stores_a_batch_item_by_item_on_the_embedded_demos_sqlite(tmp_path):
+    # No chain trigger on SQLite: register_many() goes through register() for each item.
+    root = Path(__file__).resolve().parent.parent
+    database = root / "var" / "test" / f"batch-demo-{os.getpid()}.sqlite3"
+    database.parent.mkdir(parents=True, exist_ok=True)
+    database.unlink(missing_ok=True)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CLAO_")}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{database.relative_to(root)}",
+        "DEBUG": "1",
+        "CLAO_VAR_DIR": str(tmp_path),
+        "ALLOWED_HOSTS": "testserver",
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    try:
+        migrated = manage("migrate", "--no-input")
+        assert migrated.returncode == 0, migrated.stderr
+        sent = manage("shell", "-c", BATCH_ON_SQLITE)
+        assert sent.returncode == 0, sent.stderr
+        verified = manage("verifyregistrations")
+    finally:
+        database.unlink(missing_ok=True)
+    assert json.loads(sent.stdout.strip().splitlines()[-1]) == [
+        ["created", None],
+        ["created", None],
+        ["duplicate", None],
+        ["created", None],
+        ["refused", "invalid_ssin"],
+    ]
+    assert verified.returncode == 0, verified.stderr
+    assert "3 registrations of 2 workers verified: every chain holds." in verified.stdout
