@@ -210,6 +210,26 @@ def test_it_keeps_every_workers_chain_intact_after_batches(api_client, anne, oth
     assert "9 registrations of 3 workers verified: every chain holds." in out.getvalue()
 
 
+def test_it_stores_a_batch_through_the_applications_own_database_role(
+    api_client, anne, as_app_role
+):
+    # As in production: the role may not name recorded_at or the chain in an INSERT; the
+    # database's clock dates every row of the batch and its trigger chains them.
+    answer = send(
+        api_client,
+        [item("in", anne.niss, "IN"), item("new", niss(9), "IN"), item("out", anne.niss, "OUT")],
+    )
+
+    assert [r["status"] for r in answer["results"]] == ["created"] * 3
+    stored_in, stored_new, stored_out = (
+        Registration.objects.get(pk=r["id"]) for r in answer["results"]
+    )
+    assert stored_in.recorded_at == stored_out.recorded_at  # one INSERT: one statement's time
+    assert stored_out.chain_previous == stored_in.chain_hash
+    assert stored_new.chain_previous == ""
+    assert latest_registration(anne) == stored_out
+
+
 # The batch path against register() item by item.
 
 
