@@ -3,7 +3,7 @@
 Run by bench/web.py as a separate process, against its gunicorn server:
 
     python bench/api_load.py --port 8190 --token clao_... --workers FILE --run R \\
-        [--seconds 10] [--connections 2] [--size 200]
+        [--seconds 10] [--connections 1] [--size 200]
 
 Each connection is one reader: it sends its batches one after the other on a kept-alive
 connection (a reader waits for the answer before it sends the next batch), for its own
@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--run", required=True, help="every clientReference starts with it")
     parser.add_argument("--employer", default="0450905686")
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--size", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=30)
     args = parser.parse_args(argv)

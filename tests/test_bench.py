@@ -73,8 +73,8 @@ def test_it_runs_the_web_benchmark_on_a_tiny_load(tmp_path):
     assert results["checks"]["ok"]
     assert results["openloop"]["answered"] > 0
     assert results["checks"]["acknowledged"] > 0
-    # Every reader sends at least one batch, and every batch stores its 200 swipes.
+    # The reader sends at least one batch, and every batch stores its 200 swipes.
     api = results["api"]
-    assert api["batches"] >= 2, api
+    assert api["batches"] >= 1, api
     assert (api["errors"], api["unexpected"]) == (0, 0), api
     assert results["checks"]["swipes_stored"] == 200 * api["batches"]
