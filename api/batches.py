@@ -1,22 +1,22 @@
-"""A batch of a badge reader, item by item through the one write path (checkins.register).
+"""A batch of a badge reader, through the one write path's batch form (checkins.register_many).
 
-What can be looked up once for the whole batch is (the employers the device may send for, the
-workers by NISS, the addresses), so that an item costs the core's own few queries and nothing
-more. Every refusal is per item, with a stable code; one bad item never stops the others.
+Everything is looked up once for the whole batch (the employers the device may send for, the
+workers by NISS, the addresses), and the core stores the batch in a constant number of queries
+with register()'s rules item by item. Every refusal is per item, with a stable code; one bad
+item never stops the others.
 """
 
-import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Person
 from accounts.niss import compact_niss
 from checkins.models import Registration
-from checkins.services import Place, RegistrationRefused, register
+from checkins.services import Place, RegistrationRefused, RegistrationRequest, register_many
 from employers.ddt import parse_ddt
 from employers.models import Employer
 from employers.numbers import parse_enterprise_number
@@ -114,24 +114,27 @@ def place_of(item: RegistrationIn, municipality_found: bool) -> Place:
     )
 
 
-def _worker(niss: str, workers: dict[str, Person]) -> Person:
-    """The worker of this NISS; one who never logged in is created (the badge comes before the
-    smartphone)."""
-    if niss not in workers:
-        try:
-            with transaction.atomic():
-                workers[niss] = Person.objects.create_user(niss)
-        except (IntegrityError, ValidationError):
-            # Created meanwhile by another batch or a first login.
-            workers[niss] = Person.objects.get(niss=niss)
-    return workers[niss]
+def _workers(numbers: set[str]) -> dict[str, Person]:
+    """The workers of these NISS numbers; those who never logged in are created (the badge
+    comes before the smartphone), all in one INSERT."""
+    workers = {p.niss: p for p in Person.objects.filter(niss__in=numbers)}
+    missing = numbers - workers.keys()
+    if missing:
+        new = [Person(niss=niss) for niss in sorted(missing)]
+        for person in new:
+            # Workers never log in with a password: only through the SAML identity provider.
+            person.set_unusable_password()
+        # A worker created meanwhile (another batch, a first login) is kept as it is.
+        Person.objects.bulk_create(new, ignore_conflicts=True)
+        workers |= {p.niss: p for p in Person.objects.filter(niss__in=missing)}
+    return workers
 
 
 def store_batch(device: Device, items: list[RegistrationIn]) -> list[ItemResult]:
-    """One transaction for the batch (one commit instead of 200: a commit waits for the disk);
-    register() needs no savepoint of its own and raises its refusals outside its block, so a
-    refused item leaves the batch's transaction usable. The known workers are locked first, in
-    one query and in id order, so that two batches naming the same workers cannot deadlock."""
+    """One transaction for the batch (one commit instead of 200: a commit waits for the disk).
+    The items that pass the service's own checks are stored together by
+    checkins.services.register_many, with register()'s rules item by item and in order, in a
+    constant number of queries; one bad item never stops the others."""
     with transaction.atomic():
         return _store_batch(device, items)
 
@@ -144,12 +147,6 @@ def _store_batch(device: Device, items: list[RegistrationIn]) -> list[ItemResult
             ssins.append(compact_niss(item.ssin))
         except ValidationError:
             ssins.append(None)
-    workers = {
-        p.niss: p
-        for p in Person.objects.select_for_update()
-        .filter(niss__in={s for s in ssins if s})
-        .order_by("pk")
-    }
     addresses = [
         (i.placeOfWork.address.postCode, i.placeOfWork.address.municipalityName)
         if i.placeOfWork and i.placeOfWork.address
@@ -157,11 +154,20 @@ def _store_batch(device: Device, items: list[RegistrationIn]) -> list[ItemResult
         for i in items
     ]
     municipalities = resolve_addresses(addresses) if any(a != ("", "") for a in addresses) else []
+    numbers: list[str | Refused] = []
+    for item in items:
+        try:
+            numbers.append(enterprise_number_of(item))
+        except Refused as refused:
+            numbers.append(refused)
     known = set(
-        Employer.objects.filter(number__in=_numbers(items)).values_list("number", flat=True)
+        Employer.objects.filter(number__in={n for n in numbers if isinstance(n, str)}).values_list(
+            "number", flat=True
+        )
     )
-    # References already stored are answered first: a reader resending after an outage gets
-    # "duplicate" (with the first id), not "too late".
+
+    # References already stored are answered first, whatever the item says now: a reader
+    # resending after an outage gets "duplicate" (with the first id), not a refusal.
     stored = dict(
         Registration.objects.filter(
             key_scope=device.key_scope,
@@ -169,54 +175,70 @@ def _store_batch(device: Device, items: list[RegistrationIn]) -> list[ItemResult
         ).values_list("idempotency_key", "pk")
     )
 
-    results = []
+    results = [
+        ItemResult(index=index, clientReference=item.clientReference, status="refused")
+        for index, item in enumerate(items)
+    ]
+    accepted: list[tuple[int, dict]] = []
     for index, item in enumerate(items):
-        result = ItemResult(index=index, clientReference=item.clientReference, status="refused")
         if item.clientReference in stored:
-            result.status, result.id = "duplicate", stored[item.clientReference]
-            results.append(result)
+            results[index].status = "duplicate"
+            results[index].id = stored[item.clientReference]
             continue
         try:
-            registered = _store_item(
-                device,
-                item,
-                ssins[index],
-                bool(municipalities and municipalities[index]),
-                allowed,
-                known,
-                workers,
+            accepted.append(
+                (
+                    index,
+                    _checked_item(
+                        item,
+                        ssins[index],
+                        numbers[index],
+                        bool(municipalities and municipalities[index]),
+                        allowed,
+                        known,
+                    ),
+                )
             )
         except Refused as exc:
-            result.code, result.message = exc.code, exc.message
-        except RegistrationRefused as exc:
-            result.code, result.message = exc.code, str(exc.message)
+            results[index].code, results[index].message = exc.code, exc.message
+    if not accepted:
+        return results
+    workers = _workers({fields["niss"] for _index, fields in accepted})
+    outcomes = register_many(
+        [
+            RegistrationRequest(
+                worker=workers[fields.pop("niss")],
+                source=Registration.Source.BADGE_READER,
+                key_scope=device.key_scope,
+                device=device,
+                **fields,
+            )
+            for _index, fields in accepted
+        ]
+    )
+    for (index, _fields), outcome in zip(accepted, outcomes, strict=True):
+        result = results[index]
+        if isinstance(outcome, RegistrationRefused):
+            result.code, result.message = outcome.code, str(outcome.message)
         else:
-            result.status = "created" if registered.created else "duplicate"
-            result.id = registered.registration.pk
-        results.append(result)
+            result.status = "created" if outcome.created else "duplicate"
+            result.id = outcome.registration.pk
     return results
 
 
-def _numbers(items: list[RegistrationIn]) -> set[str]:
-    numbers = set()
-    for item in items:
-        with contextlib.suppress(Refused):
-            numbers.add(enterprise_number_of(item))
-    return numbers
-
-
-def _store_item(
-    device: Device,
+def _checked_item(
     item: RegistrationIn,
     niss: str | None,
+    number: str | Refused,
     municipality_found: bool,
     allowed: dict[str, Employer],
     known: set[str],
-    workers: dict[str, Person],
-):
+) -> dict:
+    """The service's own checks of one item (the core's come after): register()'s arguments."""
     if niss is None:
         raise Refused("invalid_ssin")
-    number = enterprise_number_of(item)
+    if isinstance(number, Refused):
+        raise number
     if number not in known:
         raise Refused("unknown_employer")
     if number not in allowed:
@@ -227,16 +249,12 @@ def _store_item(
             ddt = parse_ddt(item.workDeclaration)
         except ValidationError as exc:
             raise Refused("invalid_ddt", exc.messages[0]) from exc
-    place = place_of(item, municipality_found)
-    return register(
-        worker=_worker(niss, workers),
-        kind=item.type,
-        enterprise_number=number,
-        ddt_number=ddt,
-        place=place,
-        source=Registration.Source.BADGE_READER,
-        idempotency_key=item.clientReference,
-        key_scope=device.key_scope,
-        device=device,
-        swiped_at=item.registeredAt,
-    )
+    return {
+        "niss": niss,
+        "kind": item.type,
+        "enterprise_number": number,
+        "ddt_number": ddt,
+        "place": place_of(item, municipality_found),
+        "idempotency_key": item.clientReference,
+        "swiped_at": item.registeredAt,
+    }

@@ -1,8 +1,8 @@
 """The presence-registration web service: /api/v1/ (django-ninja).
 
 Thin: authenticate the device, parse the body through api/schemas.py, store through
-api/batches.py (which calls checkins.services.register), answer per item. Every failure gets a
-JSON answer with a stable `code` and a `message` in the request's Accept-Language.
+api/batches.py (which calls checkins.services.register_many), answer per item. Every failure
+gets a JSON answer with a stable `code` and a `message` in the request's Accept-Language.
 """
 
 import functools

@@ -14,14 +14,19 @@ What it does, in order:
    (bench/bare.py), on loopback ports.
 3. Loads them from separate processes: wrk (Debian's package, installed with apt-get when
    missing) with bench/wrk/clao.lua for each target, one after the other, the bare view first
-   and last; then bench/openloop.py sends check-ins at a fixed rate (170/s: five times the
-   sector's peak) and measures their latency from the moment each was due.
-4. Checks that every acknowledged check-in (a 302 to /registrations/<id>/) is one stored row.
+   and last; then bench/api_load.py sends badge readers' batches of 200 swipes to
+   /api/v1/presence-registrations (one reader per connection, each waiting for its answer,
+   with a device credential of the seed) and measures each batch; then bench/openloop.py sends
+   check-ins at a fixed rate (170/s: five times the sector's peak) and measures their latency
+   from the moment each was due.
+4. Checks that every acknowledged check-in (a 302 to /registrations/<id>/) is one stored row,
+   and every swipe a batch's answer says created is one stored row.
 5. Prints the table and writes it into docs/benchmarks.md (its own section), with the machine,
    its load average and how to rerun.
 
 Targets (issue 12): check-in POST >= 0.12 x the bare view's req/s, day list >= 0.10 x,
-form >= 0.06 x, p99 of the check-in <= 50 ms at 170 check-ins/s offered.
+form >= 0.06 x, p99 of the check-in <= 50 ms at 170 check-ins/s offered. Issue 13: a batch
+of 200 swipes stored within 300 ms at the 50th percentile.
 """
 
 import argparse
@@ -58,6 +63,8 @@ TARGETS = [
     ("streets", "street suggestion GET `/geo/streets/?street=rue&postal_code=1000` (htmx)", None),
 ]
 RATE_TARGET_MS = 50.0
+API_BATCH_TARGET_MS = 300.0
+API_WORKERS_PER_READER = 100
 
 
 def log(message: str) -> None:
@@ -88,6 +95,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="keep the database's data (e.g. the growth history) and add the bench's workers to it",
     )
     parser.add_argument("--day-workers", type=int, default=100)
+    parser.add_argument(
+        "--api-connections",
+        type=int,
+        default=1,
+        help="badge readers sending batches at once (1: the issue's measure, a batch alone)",
+    )
+    parser.add_argument(
+        "--api-seconds", type=float, default=None, help="badge readers' run (default: --seconds)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--section", default="web", help="the section of docs/benchmarks.md")
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -104,6 +120,8 @@ def server_env(args, database_url: str) -> dict:
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_HSTS_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
+        # The badge readers' load sends more batches than a reader's rate limit allows.
+        "CLAO_API_RATE": "100000/m",
         "WEB_CONCURRENCY": str(args.workers),
         "SESSION_ENGINE": args.sessions,
         "CACHE_URL": args.cache_url if args.sessions == "cache" else "locmem://",
@@ -181,6 +199,7 @@ def seed(args, pool_size: int) -> dict:
     from django.utils.module_loading import import_string
 
     from accounts.models import Person
+    from api.credentials import issue_credential
     from checkins.services import Place, register
     from employers.models import Contract, Employer
     from geo.models import PostalCode, Street
@@ -191,7 +210,8 @@ def seed(args, pool_size: int) -> dict:
         number="0403170701", defaults={"name": "Net & Propre SRL"}
     )
     offset = (Person.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 10**6
-    niss = niss_numbers(offset, pool_size + args.day_workers)
+    api_count = args.api_connections * API_WORKERS_PER_READER
+    niss = niss_numbers(offset, pool_size + args.day_workers + api_count)
     people = Person.objects.bulk_create(
         Person(
             niss=number,
@@ -202,7 +222,11 @@ def seed(args, pool_size: int) -> dict:
         )
         for index, number in enumerate(niss)
     )
-    pool, day_workers = people[:pool_size], people[pool_size:]
+    pool = people[:pool_size]
+    day_workers = people[pool_size : pool_size + args.day_workers]
+    api_workers = niss[pool_size + args.day_workers :]
+    # The badge readers' credential (shown once, as the employer space does).
+    _device, api_token = issue_credential(nsi, f"bench reader {secrets.token_hex(3)}")
     Contract.objects.bulk_create(
         Contract(
             worker=person,
@@ -300,6 +324,8 @@ def seed(args, pool_size: int) -> dict:
         "pool": pool_keys,
         "day": day_keys,
         "day_query": "" if day == local_now.date() else f"?date={day.isoformat()}",
+        "api_token": api_token,
+        "api_workers": api_workers,
     }
 
 
@@ -438,18 +464,26 @@ def machine() -> dict:
     }
 
 
-def verify(checkin_acks: list[int], quickout_acks: list[int], run: str) -> dict:
+def verify(checkin_acks: list[int], quickout_acks: list[int], run: str, api_acks=()) -> dict:
     """Every acknowledged check-in (a fresh token each) is one stored row of its own; every
     acknowledged quick OUT is a stored row. Once the list of open INs is used up, the quick OUT
     answers with the OUT already stored (idempotent): those repeat an id. Rows stored but never
-    acknowledged are the requests in flight when a load generator stopped."""
+    acknowledged are the requests in flight when a load generator stopped. Every swipe a
+    batch's answer says created is a stored badge registration of its own."""
     from checkins.models import Registration
 
-    stored = Registration.objects.filter(idempotency_key__startswith=run)
+    stored = Registration.objects.filter(idempotency_key__startswith=run).exclude(
+        idempotency_key__startswith=f"{run}-api-"
+    )
     distinct = set(checkin_acks)
     found = set(stored.filter(pk__in=distinct, kind="IN").values_list("pk", flat=True))
     outs = set(quickout_acks)
     outs_found = set(stored.filter(pk__in=outs, kind="OUT").values_list("pk", flat=True))
+    swipes = set(api_acks)
+    swipes_stored = Registration.objects.filter(
+        idempotency_key__startswith=f"{run}-api-", source=Registration.Source.BADGE_READER
+    )
+    swipes_found = swipes_stored.filter(pk__in=swipes).count()
     return {
         "acknowledged": len(checkin_acks),
         "acknowledged_distinct": len(distinct),
@@ -458,7 +492,13 @@ def verify(checkin_acks: list[int], quickout_acks: list[int], run: str) -> dict:
         "quickout_distinct": len(outs),
         "quickout_stored": len(outs_found),
         "stored_by_run": stored.count(),
-        "ok": len(distinct) == len(checkin_acks) == len(found) and len(outs) == len(outs_found),
+        "swipes_acknowledged": len(api_acks),
+        "swipes_distinct": len(swipes),
+        "swipes_stored": swipes_found,
+        "swipes_stored_by_run": swipes_stored.count(),
+        "ok": len(distinct) == len(checkin_acks) == len(found)
+        and len(outs) == len(outs_found)
+        and len(swipes) == len(api_acks) == swipes_found,
     }
 
 
@@ -526,6 +566,41 @@ def main(argv=None) -> dict:
         log("loading the bare view again")
         bare_runs.append(run_wrk(wrk, args, "bare", bare.port, day_file, lua_env, workdir))
 
+        # Before the open loop: it leaves the servers a queue of requests its generator gave up
+        # on, which a batch would wait behind.
+        api_seconds = args.api_seconds or args.seconds
+        log(f"badge readers: {args.api_connections} x batches of 200 for {api_seconds:g} s")
+        # Statistics, as autovacuum would have them by now (a test server may run without it:
+        # then the planner reads each worker's latest registration through the wrong index).
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE accounts_person, checkins_registration")
+        api_workers_file = workdir / "api_workers.txt"
+        api_workers_file.write_text("".join(f"{n}\n" for n in seeded["api_workers"]))
+        answer = subprocess.run(
+            [
+                PY,
+                str(BASE_DIR / "bench" / "api_load.py"),
+                "--port",
+                str(clao.port),
+                "--token",
+                seeded["api_token"],
+                "--workers",
+                str(api_workers_file),
+                "--run",
+                run,
+                "--seconds",
+                str(api_seconds),
+                "--connections",
+                str(args.api_connections),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        api = json.loads(answer.stdout)
+
         log(f"open loop: {args.rate:g} check-ins/s for {args.rate_seconds:g} s")
         answer = subprocess.run(
             [
@@ -558,7 +633,7 @@ def main(argv=None) -> dict:
     bare_rps = sum(r["rps"] for r in bare_runs) / len(bare_runs)
     for target, _label, _ratio in TARGETS:
         results[target]["ratio"] = results[target]["rps"] / bare_rps if bare_rps else 0.0
-    checks = verify(acks, out_acks, run)
+    checks = verify(acks, out_acks, run, api["acks"])
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "args": {k: v for k, v in vars(args).items() if k not in ("json",)},
@@ -569,6 +644,7 @@ def main(argv=None) -> dict:
         "bare_rps": bare_rps,
         "targets": {k: {x: y for x, y in v.items() if x != "acks"} for k, v in results.items()},
         "openloop": {k: v for k, v in openloop.items() if k != "acks"},
+        "api": {k: v for k, v in api.items() if k != "acks"},
         "checks": checks,
         "minutes": (time.monotonic() - started) / 60,
         "registrations": registration_count(),
@@ -628,9 +704,13 @@ def render(report: dict) -> str:
             f"{r['p99_ms']:.1f} | {r['errors'] + r['unexpected']} | {r['ratio']:.3f} | "
             f"{verdict(r['ratio'], target)} |"
         )
+    a = report["api"]
     rows.append(
-        "| badge-reader API, batch of 200 | — | | | | | | not on main at this run "
-        "(issue 13 adds `/api/v1/presence-registrations`) |"
+        f"| badge-reader API POST `/api/v1/presence-registrations`, batch of {a['size']} swipes "
+        f"({a['connections']} reader(s) at once; batches/s) | {a['batches_per_s']:,.1f} | "
+        f"{a['p50_ms']:.1f} | {a['p95_ms']:.1f} | {a['p99_ms']:.1f} | "
+        f"{a['errors'] + a['unexpected']} | | p50 "
+        f"{verdict(a['p50_ms'], API_BATCH_TARGET_MS, at_least=False)} |"
     )
     o = report["openloop"]
     checks = report["checks"]
@@ -650,6 +730,16 @@ def render(report: dict) -> str:
         f"{'every acknowledged check-in is one stored row' if checks['ok'] else 'MISMATCH'}; "
         f"rows stored by the run: {checks['stored_by_run']} (more than acknowledged: requests "
         "in flight when wrk stopped, whose answers it does not read).",
+        "",
+        f"Badge readers: {a['batches']} batches of {a['size']} in {a['seconds']:g} s "
+        f"({a['items_per_s']:,.0f} swipes stored a second); swipes answered created "
+        f"{checks['swipes_acknowledged']}, distinct {checks['swipes_distinct']}, found stored "
+        f"{checks['swipes_stored']} (stored by the run: {checks['swipes_stored_by_run']}) — "
+        + (
+            "every created swipe is one stored row."
+            if checks["swipes_acknowledged"] == checks["swipes_stored"]
+            else "MISMATCH."
+        ),
     ]
     return "\n".join(rows)
 
@@ -682,6 +772,13 @@ Recorded {report["date"]} by `make bench` ({report["minutes"]:.1f} minutes), on 
   check-in run left open, each once.
 - Open loop: `bench/openloop.py` sends check-ins at a fixed rate on fresh connections and
   measures each from the moment it was due (wrk's closed loop would hide the queue).
+- Badge readers: `bench/api_load.py`, {a["api_connections"]} reader(s) at once
+  (`--api-connections`; kept-alive connections, each waiting for its answer),
+  {a["api_seconds"] or a["seconds"]:g} s, after the wrk targets and before the open loop:
+  batches of 200 swipes (each of a reader's 100 workers IN then OUT) with the seed's device
+  credential; the per-credential rate limit is raised for the run (`CLAO_API_RATE`). A batch is
+  timed from its first byte sent to the last byte of its answer. Target (issue 13): p50 ≤ 300
+  ms, for a batch alone (one reader).
 
 ### Machine
 

@@ -6,6 +6,7 @@ corrections and the demo data all call `register`; nothing else creates `Registr
 idempotent per key, refusals with stable codes that each channel shows in its own way.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -157,45 +158,173 @@ def register(
       worker's registration, for a correction, and once that one is cancelled. Corrections
       are not records of work: the open-IN rule ignores them and what they cancel.
     """
-    if kind not in Registration.Kind.values:
+    return _register_one(
+        RegistrationRequest(
+            worker=worker,
+            kind=kind,
+            enterprise_number=enterprise_number,
+            place=place,
+            source=source,
+            idempotency_key=idempotency_key,
+            key_scope=key_scope,
+            ddt_number=ddt_number,
+            acted_by=acted_by,
+            reason=reason,
+            closes=closes,
+            recorded_at=recorded_at,
+            device=device,
+            swiped_at=swiped_at,
+            corrects=corrects,
+            correction_kind=correction_kind,
+            correction_reason=correction_reason,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """One registration to store: register()'s arguments, as one value (for register_many)."""
+
+    worker: Person
+    kind: str
+    enterprise_number: str
+    place: Place
+    source: str
+    idempotency_key: str
+    key_scope: str | None = None
+    ddt_number: str = ""
+    acted_by: Person | None = None
+    reason: str = ""
+    closes: Registration | None = None
+    recorded_at: datetime | None = None
+    device: object = None
+    swiped_at: datetime | None = None
+    corrects: Registration | None = None
+    correction_kind: str = ""
+    correction_reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks of one request made of it: the numbers as stored, the key's scope."""
+
+    number: str
+    ddt_number: str
+    scope: str
+
+
+def _check(request: RegistrationRequest) -> _Checked:
+    """The checks of one request that need no database (register() and register_many())."""
+    if request.kind not in Registration.Kind.values:
         raise RegistrationRefused("invalid_kind", _("Choose IN or OUT."))
-    if source not in Registration.Source.values:
+    if request.source not in Registration.Source.values:
         raise RegistrationRefused("invalid_source", _("This source of registrations is unknown."))
-    if not idempotency_key or len(idempotency_key) > 100:
+    if not request.idempotency_key or len(request.idempotency_key) > 100:
         raise RegistrationRefused("invalid_key", _("This submission has no valid key."))
     try:
-        number = parse_enterprise_number(enterprise_number).number
+        number = parse_enterprise_number(request.enterprise_number).number
     except ValidationError as exc:
         raise RegistrationRefused("invalid_enterprise_number", exc.messages[0]) from exc
+    ddt_number = request.ddt_number
     if ddt_number:
         try:
             ddt_number = parse_ddt(ddt_number)
         except ValidationError as exc:
             raise RegistrationRefused("invalid_ddt", exc.messages[0]) from exc
+    place = request.place
     if place.has_gps == place.has_address:
         raise RegistrationRefused(
             "invalid_place", _("Give the place of work: your GPS position or an address.")
         )
+    corrects, worker = request.corrects, request.worker
     if corrects is not None and (
         corrects.worker_id != worker.pk
         or corrects.corrects_id is not None
-        or correction_kind not in Registration.CorrectionKind.values
-        or correction_reason not in Registration.CorrectionReason.values
+        or request.correction_kind not in Registration.CorrectionKind.values
+        or request.correction_reason not in Registration.CorrectionReason.values
     ):
         raise RegistrationRefused("invalid_correction", _("This correction is not valid."))
-    if corrects is None and (correction_kind or correction_reason):
+    if corrects is None and (request.correction_kind or request.correction_reason):
         raise RegistrationRefused("invalid_correction", _("This correction is not valid."))
-    scope = key_scope or person_scope(acted_by or worker)
+    scope = request.key_scope or person_scope(request.acted_by or worker)
+    return _Checked(number=number, ddt_number=ddt_number, scope=scope)
 
+
+def _refusal(
+    request: RegistrationRequest,
+    latest: Registration | None,
+    cancellation: Registration | None,
+) -> RegistrationRefused | None:
+    """The checks of a request whose key is new, against the worker's state under the lock:
+    the swipe's timing, a cancelled original, an IN closed meanwhile."""
+    refused = _swipe_refusal(request.swiped_at)
+    if refused is not None:
+        return refused
+    if cancellation is not None:
+        return RegistrationRefused(
+            "already_cancelled",
+            _("This registration has already been cancelled."),
+            registration=cancellation,
+        )
+    closes = request.closes
+    if closes is not None and (latest is None or latest.pk != closes.pk):
+        return RegistrationRefused(
+            "already_closed", _("This IN has already been closed."), registration=latest
+        )
+    return None
+
+
+def _new_row(
+    request: RegistrationRequest, checked: _Checked, employer_id, employer_name
+) -> Registration:
+    """The row to insert (not saved). `employer_id`/`employer_name`: values, or expressions
+    evaluated by the INSERT itself."""
+    fields = {
+        "worker": request.worker,
+        "kind": request.kind,
+        "enterprise_number": checked.number,
+        "employer_id": employer_id,
+        "employer_name": employer_name,
+        "ddt_number": checked.ddt_number,
+        "source": request.source,
+        "key_scope": checked.scope,
+        "idempotency_key": request.idempotency_key,
+        "acted_by": request.acted_by,
+        "reason": request.reason,
+        "device": request.device,
+        "swiped_at": request.swiped_at,
+        "corrects": request.corrects,
+        "correction_kind": request.correction_kind,
+        "correction_reason": request.correction_reason,
+        **request.place.fields(),
+    }
+    recorded_at = request.recorded_at
+    if recorded_at is None and not settings.CLAO_DB_CLOCK:
+        # One database role for everything (the embedded demo, the tests): the server's clock.
+        # The application's own role leaves it to the database, which refuses it any other
+        # time (docs/security.md).
+        recorded_at = timezone.now()
+    if recorded_at is not None:
+        fields["recorded_at"] = recorded_at
+    return Registration(**fields)
+
+
+def _register_one(request: RegistrationRequest) -> Registered:
+    checked = _check(request)
+    scope, key, worker, corrects = (
+        checked.scope,
+        request.idempotency_key,
+        request.worker,
+        request.corrects,
+    )
     # Refusals are raised after the block: without a savepoint of its own, an exception inside
     # would doom a caller's enclosing transaction (a batch of a badge reader).
     refused = None
     # No savepoint: inside a caller's transaction it would cost two round trips for nothing.
     with transaction.atomic(using=_write_db(), savepoint=False):
-        stored, latest = _lock_and_read(worker, scope, idempotency_key)
+        stored, latest = _lock_and_read(worker, scope, key)
         if stored is not None:
             return Registered(stored, created=False)
-        refused = _swipe_refusal(swiped_at)
         # Under the worker's lock: two inspectors cannot both cancel the same registration.
         cancellation = (
             corrects.corrections.using(_write_db())
@@ -204,49 +333,17 @@ def register(
             if corrects is not None
             else None
         )
-        if refused is not None:
-            pass
-        elif cancellation is not None:
-            refused = RegistrationRefused(
-                "already_cancelled",
-                _("This registration has already been cancelled."),
-                registration=cancellation,
+        refused = _refusal(request, latest, cancellation)
+        if refused is None:
+            known = Employer.objects.filter(number=checked.number)
+            # The employer and its name as known now, looked up inside the INSERT itself (one
+            # round trip); RETURNING gives them back to the instance.
+            registration = _new_row(
+                request,
+                checked,
+                Subquery(known.values("pk")[:1]),
+                Coalesce(Subquery(known.values("name")[:1]), Value("")),
             )
-        elif closes is not None and (latest is None or latest.pk != closes.pk):
-            refused = RegistrationRefused(
-                "already_closed", _("This IN has already been closed."), registration=latest
-            )
-        else:
-            known = Employer.objects.filter(number=number)
-            fields = {
-                "worker": worker,
-                "kind": kind,
-                "enterprise_number": number,
-                # The employer and its name as known now, looked up inside the INSERT itself
-                # (one round trip); RETURNING gives them back to the instance.
-                "employer_id": Subquery(known.values("pk")[:1]),
-                "employer_name": Coalesce(Subquery(known.values("name")[:1]), Value("")),
-                "ddt_number": ddt_number,
-                "source": source,
-                "key_scope": scope,
-                "idempotency_key": idempotency_key,
-                "acted_by": acted_by,
-                "reason": reason,
-                "device": device,
-                "swiped_at": swiped_at,
-                "corrects": corrects,
-                "correction_kind": correction_kind,
-                "correction_reason": correction_reason,
-                **place.fields(),
-            }
-            if recorded_at is None and not settings.CLAO_DB_CLOCK:
-                # One database role for everything (the embedded demo, the tests): the
-                # server's clock. The application's own role leaves it to the database, which
-                # refuses it any other time (docs/security.md).
-                recorded_at = timezone.now()
-            if recorded_at is not None:
-                fields["recorded_at"] = recorded_at
-            registration = Registration(**fields)
             if scope == person_scope(worker):
                 # Serialised by the lock: the key cannot have been taken meanwhile.
                 return Registered(_store(registration), created=True)
@@ -260,11 +357,128 @@ def register(
     if refused is not None:
         raise refused
     return Registered(
-        Registration.objects.using(_write_db()).get(
-            key_scope=scope, idempotency_key=idempotency_key
-        ),
+        Registration.objects.using(_write_db()).get(key_scope=scope, idempotency_key=key),
         created=False,
     )
+
+
+def register_many(
+    requests: Sequence[RegistrationRequest],
+) -> list[Registered | RegistrationRefused]:
+    """Stores a batch (a badge reader's), each item as register() would, in the items' order;
+    the result of each item, in the same order: Registered, or the RegistrationRefused that
+    register() would have raised.
+
+    One transaction, and a constant number of queries however many items: the batch's workers
+    are locked in one query in id order (two batches naming the same workers cannot deadlock);
+    the registrations already stored under the batch's keys and each worker's latest record in
+    force are read in one query each; every item is decided in memory, in order, with
+    register()'s checks (an accepted item becomes its worker's latest for the items after it;
+    a key used twice answers the first item's registration); the accepted rows are inserted
+    with one multi-row INSERT, in order, so the database's chain trigger links them as if they
+    had been stored one by one. On another database (the SQLite demo, chained in Python), for
+    a correction or a given `recorded_at`, or if another sender's batch took one of the keys
+    meanwhile, each item goes through register() instead, with the same results.
+    """
+    using = _write_db()
+    if connections[using].vendor != "postgresql" or any(
+        request.corrects is not None or request.recorded_at is not None for request in requests
+    ):
+        return _register_each(requests)
+    with transaction.atomic(using=using, savepoint=False):
+        return _register_together(requests, using)
+
+
+def _register_each(requests: Sequence[RegistrationRequest]) -> list:
+    results = []
+    for request in requests:
+        try:
+            results.append(_register_one(request))
+        except RegistrationRefused as refused:
+            results.append(refused)
+    return results
+
+
+def _register_together(requests: Sequence[RegistrationRequest], using: str) -> list:
+    results: list = []
+    checked: dict[int, _Checked] = {}
+    for index, request in enumerate(requests):
+        try:
+            checked[index] = _check(request)
+        except RegistrationRefused as refused:
+            results.append(refused)
+        else:
+            results.append(None)
+    if not checked:
+        return results
+    workers = sorted({requests[index].worker.pk for index in checked})
+    # Each statement below takes a fresh snapshot once the locks are held: they see what the
+    # previous holder of a lock committed.
+    list(
+        Person.objects.using(using)
+        .select_for_update()
+        .filter(pk__in=workers)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    keys: dict[str, set[str]] = {}
+    for index, done in checked.items():
+        keys.setdefault(done.scope, set()).add(requests[index].idempotency_key)
+    already = Q()
+    for scope, scope_keys in keys.items():
+        already |= Q(key_scope=scope, idempotency_key__in=scope_keys)
+    stored = {
+        (row.key_scope, row.idempotency_key): row
+        for row in Registration.objects.using(using).filter(already)
+    }
+    latest = {
+        row.worker_id: row
+        for row in Registration.objects.db_manager(using).raw(LATEST_IN_FORCE, [workers])
+    }
+    employers = {
+        number: (pk, name)
+        for number, pk, name in Employer.objects.using(using)
+        .filter(number__in={done.number for done in checked.values()})
+        .values_list("number", "pk", "name")
+    }
+
+    rows: list[Registration] = []
+    for index, done in checked.items():
+        request = requests[index]
+        key = (done.scope, request.idempotency_key)
+        if key in stored:
+            results[index] = Registered(stored[key], created=False)
+            continue
+        refused = _refusal(request, latest.get(request.worker.pk), cancellation=None)
+        if refused is not None:
+            results[index] = refused
+            continue
+        # The employer and its name as known now.
+        row = _new_row(request, done, *employers.get(done.number, (None, "")))
+        rows.append(row)
+        stored[key] = latest[request.worker.pk] = row
+        results[index] = Registered(row, created=True)
+    if not rows:
+        return results
+    if all(row.key_scope == person_scope(row.worker) for row in rows):
+        # Serialised by the locks: no key can have been taken meanwhile.
+        _insert(rows, using)
+        return results
+    # Another scope (a device) may race on the same key for a worker this batch did not lock:
+    # the unique constraint decides, and then each item goes through register(), which
+    # answers such a key with the registration stored under it.
+    try:
+        with transaction.atomic(using=using):
+            _insert(rows, using)
+    except IntegrityError:
+        return _register_each(requests)
+    return results
+
+
+def _insert(rows: list[Registration], using: str) -> None:
+    """One INSERT of every row, in order; RETURNING gives each its id, its time (the
+    database's clock) and its chain hash (the trigger, row by row in this order)."""
+    Registration.objects.using(using).bulk_create(rows)
 
 
 def _swipe_refusal(swiped_at: datetime | None) -> RegistrationRefused | None:
@@ -322,6 +536,22 @@ def _write_db() -> str:
 # On PostgreSQL the lock and the read are one call of a function (checkins migration 0004;
 # 0005 makes its "latest" the latest record in force, as `in_force()` below).
 LOCK_AND_READ = "SELECT * FROM clao_lock_worker_and_read(%s, %s, %s)"
+
+
+# Each worker's latest record in force (the rule of `in_force()`, as in migration 0008's
+# function): LATERAL makes it one walk down the index (worker, -recorded_at) per worker, whatever
+# the length of their history.
+LATEST_IN_FORCE = """
+SELECT r.* FROM unnest(%s::bigint[]) AS w(id) CROSS JOIN LATERAL (
+    SELECT * FROM checkins_registration r
+    WHERE r.worker_id = w.id AND r.corrects_id IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM checkins_registration c
+          WHERE c.corrects_id = r.id AND c.correction_kind = 'cancel')
+    ORDER BY r.recorded_at DESC, r.id DESC
+    LIMIT 1
+) AS r
+"""
 
 
 def _lock_and_read(

@@ -61,6 +61,8 @@ def test_it_runs_the_web_benchmark_on_a_tiny_load(tmp_path):
         assert label in table
     assert "street suggestion GET" in table
     assert "every acknowledged check-in is one stored row" in table
+    assert "badge-reader API POST `/api/v1/presence-registrations`, batch of 200" in table
+    assert "every created swipe is one stored row" in table
     results = json.loads(report.read_text())
     targets = results["targets"]
     # On a busy machine a 1-second run may end before some target's first answer: no count per
@@ -71,3 +73,8 @@ def test_it_runs_the_web_benchmark_on_a_tiny_load(tmp_path):
     assert results["checks"]["ok"]
     assert results["openloop"]["answered"] > 0
     assert results["checks"]["acknowledged"] > 0
+    # The reader sends at least one batch, and every batch stores its 200 swipes.
+    api = results["api"]
+    assert api["batches"] >= 1, api
+    assert (api["errors"], api["unexpected"]) == (0, 0), api
+    assert results["checks"]["swipes_stored"] == 200 * api["batches"]
