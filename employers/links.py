@@ -10,6 +10,7 @@ for the jobs nobody watches. No queue, no extra process: the rows are the queue.
 
 import logging
 import re
+import smtplib
 import time
 from dataclasses import dataclass
 
@@ -234,15 +235,23 @@ def _deliver(delivery: LinkDelivery, subject: str, body: str, backends: dict) ->
             if "sms" not in backends:
                 backends["sms"] = get_backend()
             backends["sms"].send(delivery.recipient, body)
-    except (SmsError, OSError) as exc:
-        # SMTP errors are OSErrors: a refused address, an unreachable server.
+    except SmsError as exc:
         delivery.status = LinkDelivery.Status.FAILED
-        delivery.error = (str(exc) or exc.__class__.__name__)[:300]
+        delivery.error = str(exc)[:300]
+    except smtplib.SMTPRecipientsRefused:
+        delivery.status = LinkDelivery.Status.FAILED
+        delivery.error = _("The mail server refused this address.")
+    except OSError:
+        # Other SMTP errors are OSErrors too: an unreachable or refusing server. The reason
+        # shown is in the sender's language; the server's own words go to the log.
+        logger.warning("e-mail of delivery %s failed", delivery.pk, exc_info=True)
+        delivery.status = LinkDelivery.Status.FAILED
+        delivery.error = _("The mail server could not be reached or refused the message.")
     except Exception:
         # A bug must not leave the recipient waiting forever, retried by every request.
         logger.exception("sending the link to delivery %s failed", delivery.pk)
         delivery.status = LinkDelivery.Status.FAILED
-        delivery.error = "unexpected error (logged)"
+        delivery.error = _("An unexpected error occurred; it has been recorded for the team.")
     else:
         delivery.status = LinkDelivery.Status.SENT
         delivery.error = ""

@@ -6,7 +6,7 @@
   CLAO_SMS_TWILIO_AUTH_TOKEN and CLAO_SMS_FROM. Never called by the tests.
 
 A backend is `send(to, text)`; it raises SmsError with a short reason when the message is not
-accepted.
+accepted, translated in the active language (the sender's: employers/links.py).
 """
 
 import base64
@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger("clao.sms")
 outbox: list[tuple[str, str]] = []
@@ -45,7 +46,7 @@ class TwilioBackend:
         self.token = settings.CLAO_SMS_TWILIO_AUTH_TOKEN
         self.sender = settings.CLAO_SMS_FROM
         if not (self.sid and self.token and self.sender):
-            raise SmsError("Twilio is not configured")
+            raise SmsError(_("The SMS service is not configured."))
 
     def send(self, to: str, text: str) -> None:
         body = urllib.parse.urlencode({"To": to, "From": self.sender, "Body": text}).encode()
@@ -58,9 +59,13 @@ class TwilioBackend:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
                 json.load(response)
         except urllib.error.HTTPError as exc:
-            raise SmsError(f"provider refused: HTTP {exc.code}") from exc
+            logger.warning("SMS to %s refused by Twilio: HTTP %s", to, exc.code)
+            raise SmsError(
+                _("The SMS service refused the message (error %(code)s).") % {"code": exc.code}
+            ) from exc
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-            raise SmsError("provider unreachable") from exc
+            logger.warning("SMS to %s: Twilio unreachable: %s", to, exc)
+            raise SmsError(_("The SMS service could not be reached.")) from exc
 
 
 BACKENDS = {"console": ConsoleBackend, "locmem": LocmemBackend, "twilio": TwilioBackend}

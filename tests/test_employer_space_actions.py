@@ -188,7 +188,9 @@ def test_it_shows_a_failed_sms_with_its_reason_sends_the_others_and_retries(
         "1 of 2 sent, 1 failed, 0 waiting. Finished. The failed ones can be sent again."
     )
     assertContains(
-        page, '<td class="result-failed">Failed – Twilio is not configured</td>', html=True
+        page,
+        '<td class="result-failed">Failed – The SMS service is not configured.</td>',
+        html=True,
     )
     assert emailed() == ["jan@example.be"]
     # The provider works again: the failed one is sent from the page, the others not again.
@@ -447,5 +449,32 @@ def test_it_calls_twilio_with_the_message_and_reports_its_refusal(settings, monk
         "From": ["ClaO"],
         "Body": ["Hello"],
     }
-    with pytest.raises(sms.SmsError, match="HTTP 400"):
+    with pytest.raises(sms.SmsError, match=r"\(\w+ 400\)"):
         backend.send("+32470123456", "Hello")
+
+
+def test_it_gives_a_mail_servers_refusal_in_the_senders_language(
+    staff, nsi, nsi_manager, monkeypatch, sms_outbox
+):
+    import smtplib
+
+    nsi_manager.language = "fr"
+    nsi_manager.save()
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed: 421 4.3.2 busy")
+
+    monkeypatch.setattr("employers.links.send_mail", refuse)
+    response = staff.post(
+        url(nsi, "link/"),
+        send_form("jan@example.be\n+32470123456"),
+    )
+    page = staff.get(response["Location"])
+    assertContains(
+        page,
+        '<td class="result-failed">Échoué – Le serveur de courrier est injoignable ou a refusé '
+        "le message.</td>",
+        html=True,
+    )
+    assertNotContains(page, "421")
+    assert [to for to, _text in sms_outbox] == ["+32470123456"]
