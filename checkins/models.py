@@ -47,6 +47,17 @@ class RegistrationQuerySet(models.QuerySet):
             corrections__correction_kind=Registration.CorrectionKind.CANCEL
         )
 
+    def with_correction_state(self):
+        """Each registration knows whether a correction refers to it (`corrected`) and whether
+        one cancelled it (`cancelled`), in the same query."""
+        corrections = Registration.objects.filter(corrects=models.OuterRef("pk"))
+        return self.annotate(
+            corrected=models.Exists(corrections),
+            cancelled=models.Exists(
+                corrections.filter(correction_kind=Registration.CorrectionKind.CANCEL)
+            ),
+        )
+
     def on_local_day(self, day: date):
         """Registrations of one day in Europe/Brussels (23 or 25 hours on DST days)."""
         start, end = local_day_bounds(day)

@@ -8,11 +8,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -126,7 +127,22 @@ def _selection(request: HttpRequest, mandate: Mandate):
             rows = rows.filter(
                 Q(worker__first_name__icontains=worker) | Q(worker__last_name__icontains=worker)
             )
-    return form, day, rows.order_by("recorded_at", "pk")
+    # The ONSS's corrections are shown with the registration they correct, not as rows.
+    return form, day, rows.records().with_correction_state().order_by("recorded_at", "pk")
+
+
+def _with_corrections(rows: list[Registration]) -> list[Registration]:
+    """Fetches the corrections of the corrected rows: one more query, only if there are any."""
+    corrected = [row for row in rows if row.corrected]
+    if corrected:
+        corrections = Registration.objects.select_related("worker", "acted_by").order_by(
+            "recorded_at", "pk"
+        )
+        prefetch_related_objects(corrected, Prefetch("corrections", queryset=corrections))
+    for row in rows:
+        if not row.corrected:
+            row._prefetched_objects_cache = {"corrections": Registration.objects.none()}
+    return rows
 
 
 def _flags(rows) -> dict[int, str]:
@@ -134,9 +150,11 @@ def _flags(rows) -> dict[int, str]:
     workers = {row.worker_id for row in rows}
     if not workers:
         return {}
-    # Each worker's latest registration, in one bounded query (not their whole history).
+    # Each worker's latest record in force (the worker's rule: a cancelled IN is not open), in
+    # one bounded query (not their whole history).
     latest_pk = (
         Registration.objects.filter(worker_id=OuterRef("worker_id"))
+        .in_force()
         .order_by("-recorded_at", "-pk")
         .values("pk")[:1]
     )
@@ -159,7 +177,7 @@ def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
     # Ascending time: registrations arriving during the day go to the last page, so the pages
     # already seen do not shift. A page number out of range shows the nearest page.
     page = Paginator(selection, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    rows = _with_corrections(list(page.object_list))
     flags = _flags(rows)
     for row in rows:
         row.flag = flags.get(row.pk, "")
@@ -195,7 +213,7 @@ def _cell(value) -> str:
 def registrations_csv(request: HttpRequest, mandate: Mandate) -> HttpResponse:
     form, day, selection = _selection(request, mandate)
     # The whole selection, never one page of it.
-    rows = list(selection)
+    rows = _with_corrections(list(selection))
     flags = _flags(rows)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"clao-{mandate.employer.number}-{day:%Y-%m-%d}.csv"
@@ -220,28 +238,51 @@ def registrations_csv(request: HttpRequest, mandate: Mandate) -> HttpResponse:
     )
     states = {"open": _("IN open"), "forgotten": _("IN without OUT")}
     for row in rows:
-        local = timezone.localtime(row.recorded_at)
-        place = row.address or f"{row.latitude}, {row.longitude}"
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    local.strftime("%Y-%m-%d %H:%M:%S"),
-                    row.kind,
-                    row.worker.formatted_niss,
-                    f"{row.worker.first_name} {row.worker.last_name}".strip(),
-                    row.display_enterprise_number,
-                    row.employer_name,
-                    row.ddt_number,
-                    place,
-                    row.get_source_display(),
-                    str(row.acted_by) if row.acted_by else "",
-                    row.reason,
-                    states.get(flags.get(row.pk, ""), ""),
-                )
-            ]
-        )
+        if row.cancelled:
+            state = _("Cancelled by the ONSS")
+        elif row.corrected:
+            state = _("Corrected by the ONSS")
+        else:
+            state = states.get(flags.get(row.pk, ""), "")
+        writer.writerow(_csv_line(row, state))
+        # Each correction on the line after the registration it corrects.
+        for correction in row.corrections.all():
+            when = timezone.localtime(row.recorded_at).strftime("%Y-%m-%d %H:%M:%S")
+            if correction.correction_kind == Registration.CorrectionKind.CANCEL:
+                state = _("Cancels the registration of %(when)s") % {"when": when}
+            else:
+                state = _("Corrects the registration of %(when)s") % {"when": when}
+            writer.writerow(_csv_line(correction, state))
     return response
+
+
+def _csv_line(row: Registration, state: str) -> list[str]:
+    local = timezone.localtime(row.recorded_at)
+    place = row.address or f"{row.latitude}, {row.longitude}"
+    if row.corrects_id:
+        # An inspector is named to employers no more than to workers (CLAO_SHOW_INSPECTOR_NAMES).
+        by = str(row.acted_by) if settings.CLAO_SHOW_INSPECTOR_NAMES else _("the ONSS")
+        reason = capfirst(row.get_correction_reason_display())
+        if row.reason:
+            reason = f"{reason}: {row.reason}"
+    else:
+        by = str(row.acted_by) if row.acted_by else ""
+        reason = row.reason
+    values = (
+        local.strftime("%Y-%m-%d %H:%M:%S"),
+        row.kind,
+        row.worker.formatted_niss,
+        f"{row.worker.first_name} {row.worker.last_name}".strip(),
+        row.display_enterprise_number,
+        row.employer_name,
+        row.ddt_number,
+        place,
+        row.get_source_display(),
+        by,
+        reason,
+        state,
+    )
+    return [_cell(value) for value in values]
 
 
 # -- Declarations of works -------------------------------------------------------------------

@@ -443,3 +443,45 @@ def test_it_shows_registrations_in_the_workers_source_format(staff, nsi, anne, n
         anne, employer=nsi, source=Registration.Source.EMPLOYER_APP, acted_by=nsi_manager
     )
     assertContains(staff.get(url(nsi)), "Employer application")
+
+
+def test_it_shows_the_onss_corrections_with_the_registrations_they_correct(
+    staff, nsi, anne, inspector, settings
+):
+    from inspection.corrections import correct
+    from inspection.roles import active_role
+
+    settings.CLAO_SHOW_INSPECTOR_NAMES = False
+    wrong = make_registration(anne, employer=nsi, when=timezone.now() - timedelta(minutes=30))
+    correct(
+        active_role(inspector),
+        wrong,
+        correction_kind="cancel",
+        correction_reason="duplicate",
+        reason="Badge and phone both",
+        token="cancel-1",
+    )
+    response = staff.get(url(nsi))
+    # The cancelled IN is marked, not flagged as open, and its cancellation follows it.
+    assertContains(
+        response, '<span class="flag correction-flag">Cancelled by the ONSS</span>', html=True
+    )
+    assertNotContains(response, "IN open")
+    assertContains(response, "Cancellation of the registration of")
+    assertContains(response, "Registered twice: Badge and phone both")
+    assertNotContains(response, "Inès")
+    # One line per registration in the list (the correction is not a registration of work).
+    assert response.content.decode().count('<tr class="correction">') == 1
+    export = staff.get(url(nsi) + "registrations.csv")
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
+    when = timezone.localtime(wrong.recorded_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert [(r[1], r[8], r[9], r[10], r[11]) for r in rows[1:]] == [
+        ("IN", "smartphone", "", "", "Cancelled by the ONSS"),
+        (
+            "IN",
+            "ONSS application",
+            "the ONSS",
+            "Registered twice: Badge and phone both",
+            f"Cancels the registration of {when}",
+        ),
+    ]
