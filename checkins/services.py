@@ -326,9 +326,10 @@ def _register_one(request: RegistrationRequest) -> Registered:
         if stored is not None:
             return Registered(stored, created=False)
         # Under the worker's lock: two inspectors cannot both cancel the same registration.
+        # From the table, never through `corrects.corrections` (a list may have cached them).
         cancellation = (
-            corrects.corrections.using(_write_db())
-            .filter(correction_kind=Registration.CorrectionKind.CANCEL)
+            Registration.objects.using(_write_db())
+            .filter(corrects=corrects, correction_kind=Registration.CorrectionKind.CANCEL)
             .first()
             if corrects is not None
             else None

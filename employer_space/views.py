@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from api.credentials import issue_credential, revoke_credential
-from checkins.models import Registration
+from checkins.models import Registration, attach_corrections
 from checkins.rules import open_in_state
 from checkins.services import Place, RegistrationRefused, register
 from employers import scoping
@@ -128,21 +128,7 @@ def _selection(request: HttpRequest, mandate: Mandate):
                 Q(worker__first_name__icontains=worker) | Q(worker__last_name__icontains=worker)
             )
     # The ONSS's corrections are shown with the registration they correct, not as rows.
-    return form, day, rows.records().with_correction_state().order_by("recorded_at", "pk")
-
-
-def _with_corrections(rows: list[Registration]) -> list[Registration]:
-    """Fetches the corrections of the corrected rows: one more query, only if there are any."""
-    corrected = [row for row in rows if row.corrected]
-    if corrected:
-        corrections = Registration.objects.select_related("worker", "acted_by").order_by(
-            "recorded_at", "pk"
-        )
-        prefetch_related_objects(corrected, Prefetch("corrections", queryset=corrections))
-    for row in rows:
-        if not row.corrected:
-            row._prefetched_objects_cache = {"corrections": Registration.objects.none()}
-    return rows
+    return form, day, rows.records().order_by("recorded_at", "pk")
 
 
 def _flags(rows) -> dict[int, str]:
@@ -177,7 +163,7 @@ def registrations(request: HttpRequest, mandate: Mandate) -> HttpResponse:
     # Ascending time: registrations arriving during the day go to the last page, so the pages
     # already seen do not shift. A page number out of range shows the nearest page.
     page = Paginator(selection, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = _with_corrections(list(page.object_list))
+    rows = attach_corrections(list(page.object_list))
     flags = _flags(rows)
     for row in rows:
         row.flag = flags.get(row.pk, "")
@@ -213,7 +199,7 @@ def _cell(value) -> str:
 def registrations_csv(request: HttpRequest, mandate: Mandate) -> HttpResponse:
     form, day, selection = _selection(request, mandate)
     # The whole selection, never one page of it.
-    rows = _with_corrections(list(selection))
+    rows = attach_corrections(list(selection))
     flags = _flags(rows)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"clao-{mandate.employer.number}-{day:%Y-%m-%d}.csv"

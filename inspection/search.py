@@ -9,9 +9,9 @@ stay on recorded_at ranges so that a table partitioned by month is pruned.
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import QuerySet
 
-from checkins.models import Registration, local_day_bounds
+from checkins.models import Registration, attach_corrections, local_day_bounds
 
 from .models import Inspector
 from .roles import registrations_for
@@ -40,17 +40,6 @@ class Criteria:
             for name, value in self.__dict__.items()
             if value
         }
-
-
-def with_corrections(registrations: QuerySet) -> QuerySet:
-    corrections = Registration.objects.select_related("employer").order_by("recorded_at", "pk")
-    return registrations.annotate(
-        cancelled=Exists(
-            Registration.objects.filter(
-                corrects=OuterRef("pk"), correction_kind=Registration.CorrectionKind.CANCEL
-            )
-        )
-    ).prefetch_related(Prefetch("corrections", queryset=corrections))
 
 
 def matching(role: Inspector, criteria: Criteria) -> QuerySet:
@@ -88,10 +77,8 @@ def page_of(found: QuerySet, number: int) -> Page:
     """One page (PAGE_SIZE rows) and the count, stopped at COUNT_LIMIT."""
     count = found.order_by()[: COUNT_LIMIT + 1].count()
     offset = (number - 1) * PAGE_SIZE
-    rows = list(
-        with_corrections(found).select_related("worker", "employer")[
-            offset : offset + PAGE_SIZE + 1
-        ]
+    rows = attach_corrections(
+        list(found.select_related("worker", "employer")[offset : offset + PAGE_SIZE + 1])
     )
     return Page(
         registrations=rows[:PAGE_SIZE],
