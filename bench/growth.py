@@ -57,6 +57,8 @@ VETERAN_ROWS_SHARE = 0.20
 MEAN_PER_DAY = 2.5
 PROBES = 20
 CALLS = 150
+SEARCH_CALLS = 20
+SEARCH_TARGET_MS = 1000
 # The columns COPY fills. A column added to checkins_registration that is NOT NULL without a
 # default (e.g. the hash chain of the DB-hardening issue) stops the load: fill it here, by the
 # function that computes it, before loading history again.
@@ -283,12 +285,29 @@ def build(database_url: str, rows: int, workers: int) -> dict:
             "SELECT pg_total_relation_size('checkins_registration'), "
             "pg_relation_size('checkins_registration')"
         ).fetchone()
-    return loaded | {
+    stats = loaded | {
         "load_seconds": load_seconds,
         "vacuum_seconds": time.monotonic() - started - load_seconds,
         "total_bytes": size[0],
         "table_bytes": size[1],
     }
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # What --reuse reports without loading again.
+        conn.execute("CREATE TABLE growth_built (stats jsonb)")
+        conn.execute("INSERT INTO growth_built VALUES (%s)", [json.dumps(stats)])
+    return stats
+
+
+def built_before(database_url: str) -> dict | None:
+    """The load statistics a previous --keep run stored, or None (no such database or load)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT stats FROM growth_built").fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row else None
 
 
 def drop_database(database_url: str) -> None:
@@ -418,6 +437,65 @@ def measure(database_url: str) -> dict:
         "check-in POST": checkin,
     }
     timings, plans = {}, {}
+    # The inspector's searches (issue 15: over a year of data within a second at this scale):
+    # one inspector, each search over the 365 days before today, typed as an inspector would.
+    from inspection.roles import grant
+
+    inspector = Person.objects.create(
+        niss=next(iter(niss_numbers(offset + PROBES, 1))),
+        first_name="Inspector",
+        last_name="Growth",
+        language="fr",
+        password="!probe",  # noqa: S106 - unusable
+    )
+    grant(inspector, "ONSS Bruxelles")
+    inspector_cookie = login(inspector)
+    year_ago = (local_now - timedelta(days=365)).date().isoformat()
+    today = local_now.date().isoformat()
+    busiest = (
+        Registration.objects.filter(recorded_at__gte=now - timedelta(days=365))
+        .values("enterprise_number")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("enterprise_number", flat=True)
+        .first()
+    ) or "0450905686"
+    searched_niss = (veteran or probes[0]).niss
+
+    def search(**criteria) -> dict:
+        query = urlencode({"date_from": year_ago, "date_to": today, **criteria})
+        return environ("GET", f"/onss/?{query}", inspector_cookie)
+
+    searches = {
+        "NISS (the veteran), one year": lambda: search(niss=searched_niss),
+        "enterprise number (the busiest), one year": lambda: search(enterprise_number=busiest),
+        "postal code 1000, one year": lambda: search(postal_code="1000"),
+        "source badge reader, one year": lambda: search(source="badge"),
+        "every registration, one year": lambda: search(),
+        "every registration, one day": lambda: environ(
+            "GET", f"/onss/?{urlencode({'date_from': today, 'date_to': today})}", inspector_cookie
+        ),
+    }
+    search_timings = {}
+    for name, make in searches.items():
+        for _ in range(3):
+            call(make())
+        samples = []
+        for _ in range(SEARCH_CALLS):
+            status, ms = call(make())
+            assert status == 200, (name, status)
+            samples.append(ms)
+        search_timings[name] = {
+            "median_ms": statistics.median(samples),
+            "max_ms": max(samples),
+        }
+        with CaptureQueriesContext(connection) as captured:
+            call(make())
+        plans.setdefault(f"inspector search: {name}", {})["inspector"] = explain(
+            connection,
+            [q for q in captured.captured_queries if "checkins_registration" in q["sql"]],
+        )
+
     for name, make in pages.items():
         for index in range(20):
             call(make(cookies[index % len(cookies)]))
@@ -438,6 +516,7 @@ def measure(database_url: str) -> dict:
             plans.setdefault(name, {})[who] = explain(connection, captured.captured_queries)
     return {
         "timings": timings,
+        "searches": search_timings,
         "plans": plans,
         "veteran_registrations": veteran.n if veteran else 0,
         "rows": Registration.objects.count(),
@@ -519,6 +598,21 @@ def render(sizes: list[int], built: dict, measured: dict) -> str:
             f"| {name} | {a:.2f} | {b:.2f} | {ratio:.2f} | "
             f"{'met' if ratio <= 1.2 else 'NOT met'} (≤ 1.2) |"
         )
+    if all("searches" in measured[size] for size in sizes):
+        rows += [
+            "",
+            f"| inspector search (`/onss/`, first page and count) | median ms at {small:,} | "
+            f"median ms at {large:,} | max ms at {large:,} | target |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for name, at_large in measured[large]["searches"].items():
+            at_small = measured[small]["searches"][name]
+            rows.append(
+                f"| {name} | {at_small['median_ms']:.2f} | {at_large['median_ms']:.2f} | "
+                f"{at_large['max_ms']:.2f} | "
+                f"{'met' if at_large['max_ms'] <= SEARCH_TARGET_MS else 'NOT met'} "
+                f"(≤ {SEARCH_TARGET_MS} ms) |"
+            )
     return "\n".join(rows)
 
 
@@ -542,7 +636,9 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         "Timings: ClaO's WSGI application called in-process (as gunicorn calls it, DEBUG off, "
         f"database sessions), {CALLS} calls per page after 20 warm-up calls, spread over "
         f"{PROBES} probe workers who have the same 20 registrations (4 today) in every "
-        "database; the check-in POST stores a new IN each time.",
+        "database; the check-in POST stores a new IN each time. Inspector searches: the same "
+        f"WSGI application, {SEARCH_CALLS} calls each after 3 warm-up calls, as an inspector "
+        "logged in, over the 365 days before today (each call also writes its access-log row).",
         "",
         f"Sequential scans on checkins_registration at {large:,} rows: "
         + (", ".join(seq) if seq else "**none**")
@@ -565,6 +661,8 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         "```sh",
         "bin/ensure-postgres",
         ".venv/bin/python bench/growth.py --sizes 10000,10000000 [--keep]",
+        "# later, measure again on the kept databases (e.g. on a quieter machine):",
+        ".venv/bin/python bench/growth.py --sizes 10000,10000000 --reuse",
         "```",
         "",
         "Each size gets its own database `clao_growth_<size>_bench` (dropped at the end unless "
@@ -579,6 +677,11 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="10000,10000000")
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the databases a --keep run left (no new load); implies --keep",
+    )
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -603,16 +706,29 @@ def main(argv=None) -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     load = os.getloadavg()
     built, measured = {}, {}
+    # The pages are served as in production (DEBUG off): from the collected, hashed files.
+    static_env = os.environ | {"DEBUG": "0", "SECRET_KEY": "growth-static"}
+    static_env.pop("CLAO_DEV_IDP", None)
+    subprocess.run(
+        [PY, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=BASE_DIR,
+        env=static_env,
+        check=True,
+    )
     for size in sizes:
         url = f"{server}/clao_growth_{size}_bench"
-        log(f"building {size:,} registrations in {url}")
-        built[size] = build(url, size, args.workers)
+        if args.reuse and (saved := built_before(url)) is not None:
+            log(f"reusing {url} ({saved['registrations']:,} registrations)")
+            built[size] = saved
+        else:
+            log(f"building {size:,} registrations in {url}")
+            built[size] = build(url, size, args.workers)
         log(f"loaded in {built[size]['load_seconds']:.0f} s; measuring")
         answer = subprocess.run(
             [PY, __file__, "--measure", url], check=True, capture_output=True, text=True
         )
         measured[size] = json.loads(answer.stdout)
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(url)
     table = render(sizes, built, measured)
     print(table)
