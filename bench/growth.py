@@ -36,6 +36,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -129,6 +130,44 @@ COPY (
 """
 
 
+# What checkins_registration_chain() hashes after the version and `previous` lines (checkins
+# migrations 0006/0009, version 1: history has no device, swipe time or correction), computed by
+# PostgreSQL for each generated row so that the loader only hashes (see copy_history).
+CHAIN_REST = """
+    checkins_chain_field('worker', g.worker_id::text)
+    || checkins_chain_field('kind', g.kind)
+    || checkins_chain_field('recorded_at',
+        to_char(g.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+    || checkins_chain_field('enterprise_number', g.enterprise_number)
+    || checkins_chain_field('employer', g.employer_id::text)
+    || checkins_chain_field('employer_name', g.employer_name)
+    || checkins_chain_field('ddt_number', g.ddt_number)
+    || checkins_chain_field('latitude', g.latitude::numeric(9, 6)::text)
+    || checkins_chain_field('longitude', g.longitude::numeric(9, 6)::text)
+    || checkins_chain_field('accuracy_m', g.accuracy_m::float8::text)
+    || checkins_chain_field('postal_code', g.postal_code)
+    || checkins_chain_field('municipality', g.municipality)
+    || checkins_chain_field('street', g.street)
+    || checkins_chain_field('house_number', g.house_number)
+    || checkins_chain_field('box', g.box)
+    || checkins_chain_field('source', g.source)
+    || checkins_chain_field('key_scope', g.key_scope)
+    || checkins_chain_field('idempotency_key', g.idempotency_key)
+    || checkins_chain_field('acted_by', g.acted_by_id::text)
+    || checkins_chain_field('reason', g.reason)
+"""
+CHAIN_VERSION = "clao-registration-v1\n"
+# The generated rows with their canonical text, in the same (time) order.
+# The query is the script's own text (no input reaches it).
+CHAINED = (
+    "COPY (SELECT g.*, "  # noqa: S608
+    + CHAIN_REST
+    + " FROM (%(generated)s) AS g("
+    + ", ".join(REGISTRATION_COLUMNS)
+    + ") ORDER BY g.recorded_at) TO STDOUT"
+)
+
+
 def log(message: str) -> None:
     print(f"growth: {message}", file=sys.stderr, flush=True)
 
@@ -153,7 +192,7 @@ def working_days(start: date, end: date) -> list[date]:
 
 def copy_history(cursor, rows: int, workers: int, employers: int) -> dict:
     """Loads persons, employers, contracts and registrations with COPY (the history-loading
-    path: no register(), no hash chain yet; see REGISTRATION_COLUMNS)."""
+    path: no register(); the chain links computed here, see REGISTRATION_COLUMNS)."""
     import psycopg
 
     random.seed(SEED)
@@ -219,23 +258,53 @@ def copy_history(cursor, rows: int, workers: int, employers: int) -> dict:
     cursor.connection.commit()
     counter = 0
     month = start
-    insert = f"COPY checkins_registration ({', '.join(REGISTRATION_COLUMNS)}) FROM STDIN"
-    # PostgreSQL generates the rows (COPY ... TO STDOUT) and they are streamed straight into
-    # COPY ... FROM STDIN: Python only moves bytes, month by month in time order.
+    columns = [*REGISTRATION_COLUMNS, "chain_previous", "chain_hash"]
+    insert = f"COPY checkins_registration ({', '.join(columns)}) FROM STDIN"
+    # The database's chain trigger links each row under a per-worker lock on the chain heads:
+    # at millions of rows it dominated the load (its heads' dead versions pile up). The loader
+    # computes the same links instead (checkins/chain.py's canonical text, its field lines
+    # written by PostgreSQL), with the trigger off for this transaction, and writes the heads
+    # at the end; measure() verifies the chain of the longest history.
+    cursor.execute(
+        "ALTER TABLE checkins_registration DISABLE TRIGGER checkins_registration_20_chain"
+    )
+    previous: dict[str, str] = {}
+    # PostgreSQL generates the rows month by month in time order (so in id order per worker,
+    # as the chain is verified), Python chains them and streams them into COPY ... FROM STDIN.
     with psycopg.connect(cursor.connection.info.dsn, autocommit=True) as source:
         # The planner's estimates are huge: JIT would compile for seconds per month.
         source.execute("SET jit = off")
+        # As the chain trigger writes doubles (accuracy_m).
+        source.execute("SET extra_float_digits = 1")
         while month < today:
             following = (month + timedelta(days=32)).replace(day=1)
             generated = GENERATE % {"start": month, "end": min(following, today)}
+            generated = CHAINED % {"generated": generated.split("COPY (", 1)[1].rsplit(")", 1)[0]}
             with source.cursor().copy(generated) as out, cursor.copy(insert) as into:
-                for data in out:
-                    into.write(data)
+                for *values, rest in out.rows():
+                    worker = values[0]
+                    before = previous.get(worker, "")
+                    text = f"{CHAIN_VERSION}previous={len(before)}:{before}\n{rest}"
+                    digest = sha256(text.encode()).hexdigest()
+                    previous[worker] = digest
+                    into.write_row((*values, before, digest))
             if month.month == 1:
                 counter = cursor.execute("SELECT count(*) FROM checkins_registration").fetchone()
                 log(f"{month.year}: {counter[0]:,} registrations so far")
             month = following
     cursor.execute("DROP TABLE growth_worker")
+    # The copied rows' deferred checks run at this commit; ALTER TABLE needs none pending.
+    cursor.connection.commit()
+    cursor.execute(
+        "ALTER TABLE checkins_registration ENABLE TRIGGER checkins_registration_20_chain"
+    )
+    cursor.execute("SELECT worker_id, max(id) FROM checkins_registration GROUP BY worker_id")
+    last_ids = cursor.fetchall()
+    with cursor.copy(
+        "COPY checkins_registrationchainhead (worker_id, head_hash, head_id) FROM STDIN"
+    ) as c:
+        for worker, last in last_ids:
+            c.write_row((worker, previous[str(worker)], last))
     counter = cursor.execute("SELECT count(*) FROM checkins_registration").fetchone()[0]
     return {
         "registrations": counter,
@@ -514,7 +583,17 @@ def measure(database_url: str) -> dict:
             with CaptureQueriesContext(connection) as captured:
                 call(make(cookie))
             plans.setdefault(name, {})[who] = explain(connection, captured.captured_queries)
+    # The loader computed the chain links itself (copy_history): the database's own check.
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    verified = StringIO()
+    call_command("verifyregistrations", "--worker", (veteran or probes[0]).niss, stdout=verified)
     return {
+        "chain_verified": next(
+            line for line in verified.getvalue().splitlines() if "verified" in line
+        ),
         "timings": timings,
         "searches": search_timings,
         "plans": plans,
