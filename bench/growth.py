@@ -36,6 +36,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,8 @@ VETERAN_ROWS_SHARE = 0.20
 MEAN_PER_DAY = 2.5
 PROBES = 20
 CALLS = 150
+SEARCH_CALLS = 20
+SEARCH_TARGET_MS = 1000
 # The columns COPY fills. A column added to checkins_registration that is NOT NULL without a
 # default (e.g. the hash chain of the DB-hardening issue) stops the load: fill it here, by the
 # function that computes it, before loading history again.
@@ -127,6 +130,44 @@ COPY (
 """
 
 
+# What checkins_registration_chain() hashes after the version and `previous` lines (checkins
+# migrations 0006/0009, version 1: history has no device, swipe time or correction), computed by
+# PostgreSQL for each generated row so that the loader only hashes (see copy_history).
+CHAIN_REST = """
+    checkins_chain_field('worker', g.worker_id::text)
+    || checkins_chain_field('kind', g.kind)
+    || checkins_chain_field('recorded_at',
+        to_char(g.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+    || checkins_chain_field('enterprise_number', g.enterprise_number)
+    || checkins_chain_field('employer', g.employer_id::text)
+    || checkins_chain_field('employer_name', g.employer_name)
+    || checkins_chain_field('ddt_number', g.ddt_number)
+    || checkins_chain_field('latitude', g.latitude::numeric(9, 6)::text)
+    || checkins_chain_field('longitude', g.longitude::numeric(9, 6)::text)
+    || checkins_chain_field('accuracy_m', g.accuracy_m::float8::text)
+    || checkins_chain_field('postal_code', g.postal_code)
+    || checkins_chain_field('municipality', g.municipality)
+    || checkins_chain_field('street', g.street)
+    || checkins_chain_field('house_number', g.house_number)
+    || checkins_chain_field('box', g.box)
+    || checkins_chain_field('source', g.source)
+    || checkins_chain_field('key_scope', g.key_scope)
+    || checkins_chain_field('idempotency_key', g.idempotency_key)
+    || checkins_chain_field('acted_by', g.acted_by_id::text)
+    || checkins_chain_field('reason', g.reason)
+"""
+CHAIN_VERSION = "clao-registration-v1\n"
+# The generated rows with their canonical text, in the same (time) order.
+# The query is the script's own text (no input reaches it).
+CHAINED = (
+    "COPY (SELECT g.*, "  # noqa: S608
+    + CHAIN_REST
+    + " FROM (%(generated)s) AS g("
+    + ", ".join(REGISTRATION_COLUMNS)
+    + ") ORDER BY g.recorded_at) TO STDOUT"
+)
+
+
 def log(message: str) -> None:
     print(f"growth: {message}", file=sys.stderr, flush=True)
 
@@ -151,7 +192,7 @@ def working_days(start: date, end: date) -> list[date]:
 
 def copy_history(cursor, rows: int, workers: int, employers: int) -> dict:
     """Loads persons, employers, contracts and registrations with COPY (the history-loading
-    path: no register(), no hash chain yet; see REGISTRATION_COLUMNS)."""
+    path: no register(); the chain links computed here, see REGISTRATION_COLUMNS)."""
     import psycopg
 
     random.seed(SEED)
@@ -217,23 +258,53 @@ def copy_history(cursor, rows: int, workers: int, employers: int) -> dict:
     cursor.connection.commit()
     counter = 0
     month = start
-    insert = f"COPY checkins_registration ({', '.join(REGISTRATION_COLUMNS)}) FROM STDIN"
-    # PostgreSQL generates the rows (COPY ... TO STDOUT) and they are streamed straight into
-    # COPY ... FROM STDIN: Python only moves bytes, month by month in time order.
+    columns = [*REGISTRATION_COLUMNS, "chain_previous", "chain_hash"]
+    insert = f"COPY checkins_registration ({', '.join(columns)}) FROM STDIN"
+    # The database's chain trigger links each row under a per-worker lock on the chain heads:
+    # at millions of rows it dominated the load (its heads' dead versions pile up). The loader
+    # computes the same links instead (checkins/chain.py's canonical text, its field lines
+    # written by PostgreSQL), with the trigger off for this transaction, and writes the heads
+    # at the end; measure() verifies the chain of the longest history.
+    cursor.execute(
+        "ALTER TABLE checkins_registration DISABLE TRIGGER checkins_registration_20_chain"
+    )
+    previous: dict[str, str] = {}
+    # PostgreSQL generates the rows month by month in time order (so in id order per worker,
+    # as the chain is verified), Python chains them and streams them into COPY ... FROM STDIN.
     with psycopg.connect(cursor.connection.info.dsn, autocommit=True) as source:
         # The planner's estimates are huge: JIT would compile for seconds per month.
         source.execute("SET jit = off")
+        # As the chain trigger writes doubles (accuracy_m).
+        source.execute("SET extra_float_digits = 1")
         while month < today:
             following = (month + timedelta(days=32)).replace(day=1)
             generated = GENERATE % {"start": month, "end": min(following, today)}
+            generated = CHAINED % {"generated": generated.split("COPY (", 1)[1].rsplit(")", 1)[0]}
             with source.cursor().copy(generated) as out, cursor.copy(insert) as into:
-                for data in out:
-                    into.write(data)
+                for *values, rest in out.rows():
+                    worker = values[0]
+                    before = previous.get(worker, "")
+                    text = f"{CHAIN_VERSION}previous={len(before)}:{before}\n{rest}"
+                    digest = sha256(text.encode()).hexdigest()
+                    previous[worker] = digest
+                    into.write_row((*values, before, digest))
             if month.month == 1:
                 counter = cursor.execute("SELECT count(*) FROM checkins_registration").fetchone()
                 log(f"{month.year}: {counter[0]:,} registrations so far")
             month = following
     cursor.execute("DROP TABLE growth_worker")
+    # The copied rows' deferred checks run at this commit; ALTER TABLE needs none pending.
+    cursor.connection.commit()
+    cursor.execute(
+        "ALTER TABLE checkins_registration ENABLE TRIGGER checkins_registration_20_chain"
+    )
+    cursor.execute("SELECT worker_id, max(id) FROM checkins_registration GROUP BY worker_id")
+    last_ids = cursor.fetchall()
+    with cursor.copy(
+        "COPY checkins_registrationchainhead (worker_id, head_hash, head_id) FROM STDIN"
+    ) as c:
+        for worker, last in last_ids:
+            c.write_row((worker, previous[str(worker)], last))
     counter = cursor.execute("SELECT count(*) FROM checkins_registration").fetchone()[0]
     return {
         "registrations": counter,
@@ -283,12 +354,29 @@ def build(database_url: str, rows: int, workers: int) -> dict:
             "SELECT pg_total_relation_size('checkins_registration'), "
             "pg_relation_size('checkins_registration')"
         ).fetchone()
-    return loaded | {
+    stats = loaded | {
         "load_seconds": load_seconds,
         "vacuum_seconds": time.monotonic() - started - load_seconds,
         "total_bytes": size[0],
         "table_bytes": size[1],
     }
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # What --reuse reports without loading again.
+        conn.execute("CREATE TABLE growth_built (stats jsonb)")
+        conn.execute("INSERT INTO growth_built VALUES (%s)", [json.dumps(stats)])
+    return stats
+
+
+def built_before(database_url: str) -> dict | None:
+    """The load statistics a previous --keep run stored, or None (no such database or load)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT stats FROM growth_built").fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row else None
 
 
 def drop_database(database_url: str) -> None:
@@ -418,6 +506,65 @@ def measure(database_url: str) -> dict:
         "check-in POST": checkin,
     }
     timings, plans = {}, {}
+    # The inspector's searches (issue 15: over a year of data within a second at this scale):
+    # one inspector, each search over the 365 days before today, typed as an inspector would.
+    from inspection.roles import grant
+
+    inspector = Person.objects.create(
+        niss=next(iter(niss_numbers(offset + PROBES, 1))),
+        first_name="Inspector",
+        last_name="Growth",
+        language="fr",
+        password="!probe",  # noqa: S106 - unusable
+    )
+    grant(inspector, "ONSS Bruxelles")
+    inspector_cookie = login(inspector)
+    year_ago = (local_now - timedelta(days=365)).date().isoformat()
+    today = local_now.date().isoformat()
+    busiest = (
+        Registration.objects.filter(recorded_at__gte=now - timedelta(days=365))
+        .values("enterprise_number")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("enterprise_number", flat=True)
+        .first()
+    ) or "0450905686"
+    searched_niss = (veteran or probes[0]).niss
+
+    def search(**criteria) -> dict:
+        query = urlencode({"date_from": year_ago, "date_to": today, **criteria})
+        return environ("GET", f"/onss/?{query}", inspector_cookie)
+
+    searches = {
+        "NISS (the veteran), one year": lambda: search(niss=searched_niss),
+        "enterprise number (the busiest), one year": lambda: search(enterprise_number=busiest),
+        "postal code 1000, one year": lambda: search(postal_code="1000"),
+        "source badge reader, one year": lambda: search(source="badge"),
+        "every registration, one year": lambda: search(),
+        "every registration, one day": lambda: environ(
+            "GET", f"/onss/?{urlencode({'date_from': today, 'date_to': today})}", inspector_cookie
+        ),
+    }
+    search_timings = {}
+    for name, make in searches.items():
+        for _ in range(3):
+            call(make())
+        samples = []
+        for _ in range(SEARCH_CALLS):
+            status, ms = call(make())
+            assert status == 200, (name, status)
+            samples.append(ms)
+        search_timings[name] = {
+            "median_ms": statistics.median(samples),
+            "max_ms": max(samples),
+        }
+        with CaptureQueriesContext(connection) as captured:
+            call(make())
+        plans.setdefault(f"inspector search: {name}", {})["inspector"] = explain(
+            connection,
+            [q for q in captured.captured_queries if "checkins_registration" in q["sql"]],
+        )
+
     for name, make in pages.items():
         for index in range(20):
             call(make(cookies[index % len(cookies)]))
@@ -436,8 +583,19 @@ def measure(database_url: str) -> dict:
             with CaptureQueriesContext(connection) as captured:
                 call(make(cookie))
             plans.setdefault(name, {})[who] = explain(connection, captured.captured_queries)
+    # The loader computed the chain links itself (copy_history): the database's own check.
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    verified = StringIO()
+    call_command("verifyregistrations", "--worker", (veteran or probes[0]).niss, stdout=verified)
     return {
+        "chain_verified": next(
+            line for line in verified.getvalue().splitlines() if "verified" in line
+        ),
         "timings": timings,
+        "searches": search_timings,
         "plans": plans,
         "veteran_registrations": veteran.n if veteran else 0,
         "rows": Registration.objects.count(),
@@ -519,6 +677,21 @@ def render(sizes: list[int], built: dict, measured: dict) -> str:
             f"| {name} | {a:.2f} | {b:.2f} | {ratio:.2f} | "
             f"{'met' if ratio <= 1.2 else 'NOT met'} (≤ 1.2) |"
         )
+    if all("searches" in measured[size] for size in sizes):
+        rows += [
+            "",
+            f"| inspector search (`/onss/`, first page and count) | median ms at {small:,} | "
+            f"median ms at {large:,} | max ms at {large:,} | target |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for name, at_large in measured[large]["searches"].items():
+            at_small = measured[small]["searches"][name]
+            rows.append(
+                f"| {name} | {at_small['median_ms']:.2f} | {at_large['median_ms']:.2f} | "
+                f"{at_large['max_ms']:.2f} | "
+                f"{'met' if at_large['max_ms'] <= SEARCH_TARGET_MS else 'NOT met'} "
+                f"(≤ {SEARCH_TARGET_MS} ms) |"
+            )
     return "\n".join(rows)
 
 
@@ -542,7 +715,9 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         "Timings: ClaO's WSGI application called in-process (as gunicorn calls it, DEBUG off, "
         f"database sessions), {CALLS} calls per page after 20 warm-up calls, spread over "
         f"{PROBES} probe workers who have the same 20 registrations (4 today) in every "
-        "database; the check-in POST stores a new IN each time.",
+        "database; the check-in POST stores a new IN each time. Inspector searches: the same "
+        f"WSGI application, {SEARCH_CALLS} calls each after 3 warm-up calls, as an inspector "
+        "logged in, over the 365 days before today (each call also writes its access-log row).",
         "",
         f"Sequential scans on checkins_registration at {large:,} rows: "
         + (", ".join(seq) if seq else "**none**")
@@ -565,6 +740,8 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         "```sh",
         "bin/ensure-postgres",
         ".venv/bin/python bench/growth.py --sizes 10000,10000000 [--keep]",
+        "# later, measure again on the kept databases (e.g. on a quieter machine):",
+        ".venv/bin/python bench/growth.py --sizes 10000,10000000 --reuse",
         "```",
         "",
         "Each size gets its own database `clao_growth_<size>_bench` (dropped at the end unless "
@@ -579,6 +756,11 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="10000,10000000")
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the databases a --keep run left (no new load); implies --keep",
+    )
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -603,16 +785,29 @@ def main(argv=None) -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     load = os.getloadavg()
     built, measured = {}, {}
+    # The pages are served as in production (DEBUG off): from the collected, hashed files.
+    static_env = os.environ | {"DEBUG": "0", "SECRET_KEY": "growth-static"}
+    static_env.pop("CLAO_DEV_IDP", None)
+    subprocess.run(
+        [PY, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=BASE_DIR,
+        env=static_env,
+        check=True,
+    )
     for size in sizes:
         url = f"{server}/clao_growth_{size}_bench"
-        log(f"building {size:,} registrations in {url}")
-        built[size] = build(url, size, args.workers)
+        if args.reuse and (saved := built_before(url)) is not None:
+            log(f"reusing {url} ({saved['registrations']:,} registrations)")
+            built[size] = saved
+        else:
+            log(f"building {size:,} registrations in {url}")
+            built[size] = build(url, size, args.workers)
         log(f"loaded in {built[size]['load_seconds']:.0f} s; measuring")
         answer = subprocess.run(
             [PY, __file__, "--measure", url], check=True, capture_output=True, text=True
         )
         measured[size] = json.loads(answer.stdout)
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(url)
     table = render(sizes, built, measured)
     print(table)
