@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('checkins', '0007_registration_corrections_and_search_indexes'),
+        ('checkins', '0008_registration_corrections_and_search_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
