@@ -377,7 +377,7 @@ def measure(database_url: str) -> dict:
         store.update(
             {
                 "_auth_user_id": str(person.pk),
-                "_auth_user_backend": "allauth.account.auth_backends.AuthenticationBackend",
+                "_auth_user_backend": "accounts.backends.AuthenticationBackend",
                 "_auth_user_hash": person.get_session_auth_hash(),
                 "clao_authenticated_at": timezone.now().timestamp(),
             }

@@ -208,7 +208,7 @@ def seed(args, pool_size: int) -> dict:
         for employer in (nsi, other)
     )
 
-    backend = "allauth.account.auth_backends.AuthenticationBackend"
+    backend = "accounts.backends.AuthenticationBackend"
     now = timezone.now()
 
     def session_data(person) -> dict:

@@ -230,7 +230,12 @@ SESSION_ENGINE = SESSION_BACKENDS[_session_store]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.Person"
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = [
+    # allauth's, reading the person of each request with a query compiled once.
+    "accounts.backends.AuthenticationBackend",
+    # Sessions opened before it existed name allauth's own: they stay valid until they end.
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 
