@@ -176,7 +176,7 @@ def main() -> None:
         store.update(
             {
                 "_auth_user_id": str(person.pk),
-                "_auth_user_backend": "accounts.backends.AuthenticationBackend",
+                "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
                 "_auth_user_hash": person.get_session_auth_hash(),
                 "clao_authenticated_at": timezone.now().timestamp(),
             }
@@ -197,7 +197,7 @@ def main() -> None:
     layers = Layers(settings.MIDDLEWARE, args.wrap) if args.layers else None
     app = WSGIHandler()
 
-    def checkin(index: int) -> dict:
+    def checkin(index: int, cookie: str | None = None) -> dict:
         body = urlencode(
             {
                 "csrfmiddlewaretoken": csrf,
@@ -210,12 +210,39 @@ def main() -> None:
                 "accuracy": "12",
             }
         ).encode()
-        return environ(
-            "POST", "/registrations/new/", fresh_cookies[index % len(fresh_cookies)], body
-        )
+        cookie = cookie or fresh_cookies[index % len(fresh_cookies)]
+        return environ("POST", "/registrations/new/", cookie, body)
+
+    open_ins: list[tuple[str, int]] = []
+    made_open_ins = []
+
+    def quickout(index: int) -> dict:
+        if not made_open_ins:
+            made_open_ins.append(True)
+            # One open IN for each call to come (made through the application, not timed).
+            count = args.calls + 20
+            people = Person.objects.annotate(n=Count("registrations")).filter(n__lt=10)
+            for person in people.order_by("pk")[:count]:
+                cookie = login(person)
+                _status, headers = call(checkin(0, cookie))
+                open_ins.append((cookie, int(dict(headers)["Location"].split("/")[-2])))
+        # Each call closes an IN of its own (warm-up included).
+        cookie, closes = open_ins.pop()
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": csrf,
+                "client_token": str(uuid.uuid4()),
+                "closes": closes,
+                "latitude": "50.846557",
+                "longitude": "4.351697",
+                "accuracy": "12",
+            }
+        ).encode()
+        return environ("POST", "/registrations/quick-out/", cookie, body)
 
     targets = {
         "checkin": checkin,
+        "quickout": quickout,
         "daylist": lambda i: environ("GET", "/" + day_query, history_cookie),
         "form": lambda i: environ("GET", "/registrations/new/", history_cookie),
         "streets": lambda i: environ(
@@ -227,12 +254,13 @@ def main() -> None:
     }
     chosen = targets if args.target == "all" else {args.target: targets[args.target]}
 
-    def call(env: dict) -> int:
-        statuses = []
-        result = app(env, lambda status, headers: statuses.append(status))
+    def call(env: dict) -> tuple[int, list]:
+        started = []
+        result = app(env, lambda status, headers: started.append((status, headers)))
         b"".join(result)
         result.close()
-        return int(statuses[0].split()[0])
+        status, headers = started[0]
+        return int(status.split()[0]), headers
 
     for name, make in chosen.items():
         for index in range(20):  # warm-up
@@ -244,7 +272,7 @@ def main() -> None:
         cpu = time.process_time()
         if profiler:
             profiler.enable()
-        codes = [call(make(index)) for index in range(args.calls)]
+        codes = [call(make(index))[0] for index in range(args.calls)]
         if profiler:
             profiler.disable()
         wall = (time.perf_counter() - start) / args.calls * 1000

@@ -208,7 +208,7 @@ def seed(args, pool_size: int) -> dict:
         for employer in (nsi, other)
     )
 
-    backend = "accounts.backends.AuthenticationBackend"
+    backend = settings.AUTHENTICATION_BACKENDS[0]
     now = timezone.now()
 
     def session_data(person) -> dict:

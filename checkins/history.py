@@ -64,6 +64,13 @@ RECENT = Prepared(
         .order_by("-recorded_at", "-pk")[:MAX_DDT_REGISTRATIONS]
     )
 )
+LATEST = Prepared(
+    lambda: (
+        Registration.objects.filter(worker_id=_worker())
+        .in_force()
+        .order_by("-recorded_at", "-pk")[:1]
+    )
+)
 ADDRESSES = Prepared(
     lambda: (
         Registration.objects.filter(worker_id=_worker())
@@ -106,6 +113,12 @@ def recent_registrations(worker) -> list:
     (the open-IN rule) in one query. Records in force only: neither an ONSS correction nor a
     cancelled registration is the worker's latest."""
     return list(RECENT.raw(worker=worker.pk))
+
+
+def latest_registration(worker):
+    """The worker's latest record in force (as checkins.services.latest_registration), without
+    its employer: what the quick OUT closes."""
+    return next(iter(LATEST.raw(worker=worker.pk)), None)
 
 
 def ddt_options(recent: list) -> list[str]:
