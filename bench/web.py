@@ -69,7 +69,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10, help="wrk duration per target")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn WEB_CONCURRENCY")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        # Twice the CPUs: a sync worker waits for PostgreSQL (each check-in ~3 ms for its
+        # commit to reach the disk), during which the CPU is the other workers'.
+        default=2 * (os.cpu_count() or 1),
+        help="gunicorn WEB_CONCURRENCY (default: twice the CPUs)",
+    )
     parser.add_argument("--rate", type=float, default=170, help="open-loop check-ins per second")
     parser.add_argument("--rate-seconds", type=float, default=20)
     parser.add_argument(
