@@ -194,6 +194,7 @@ def main() -> None:
     local_now = timezone.localtime()
     day_query = "" if local_now.hour >= 5 else f"?date={local_now.date() - timedelta(days=1)}"
     fresh_cookies = [login(person) for person in fresh]
+    latest_pk = with_history.registrations.order_by("-pk").values_list("pk", flat=True).first()
     layers = Layers(settings.MIDDLEWARE, args.wrap) if args.layers else None
     app = WSGIHandler()
 
@@ -244,6 +245,8 @@ def main() -> None:
         "checkin": checkin,
         "quickout": quickout,
         "daylist": lambda i: environ("GET", "/" + day_query, history_cookie),
+        # The confirmation a check-in redirects to.
+        "detail": lambda i: environ("GET", f"/registrations/{latest_pk}/", history_cookie),
         "form": lambda i: environ("GET", "/registrations/new/", history_cookie),
         "streets": lambda i: environ(
             "GET",

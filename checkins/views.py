@@ -3,9 +3,9 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import CharField
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.db.models import BigIntegerField, CharField, DateTimeField
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -37,11 +37,35 @@ from .services import Place, RegistrationRefused, person_scope, register
 QR_PARAM = "qr"
 # ?out_of= is an id of ours: anything longer than a bigint is not one.
 MAX_ID_DIGITS = 18
+MAX_ID = 2**63 - 1
+
+
+# The confirmation a check-in leads to, read by queries compiled once (clao/prepared.py).
+REGISTRATION_OF_WORKER = Prepared(
+    lambda: Registration.objects.filter(
+        worker_id=Slot("worker", BigIntegerField()), pk=Slot("pk", BigIntegerField())
+    )[:1]
+)
+RECORD_BEFORE = Prepared(
+    lambda: (
+        Registration.objects.filter(worker_id=Slot("worker", BigIntegerField()))
+        .records()
+        .filter(recorded_at__lt=Slot("moment", DateTimeField()))
+        .order_by("-recorded_at")[:1]
+    )
+)
 
 
 def _get_registration(request: HttpRequest, pk: int) -> Registration:
     """A registration of the logged-in worker, or 404 for anyone else's."""
-    return get_object_or_404(request.user.registrations.select_related("employer"), pk=pk)
+    if pk > MAX_ID:
+        # No such id (the ORM says so by itself; a bigint parameter would be refused).
+        raise Http404
+    found = REGISTRATION_OF_WORKER.raw(worker=request.user.pk, pk=pk)
+    registration = next(iter(found), None)
+    if registration is None:
+        raise Http404
+    return registration
 
 
 def _poster_error(request: HttpRequest, number: str) -> HttpResponse | None:
@@ -269,12 +293,8 @@ def quick_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     registration = _get_registration(request, pk)
-    previous = (
-        request.user.registrations.records()
-        .filter(recorded_at__lt=registration.recorded_at)
-        .order_by("-recorded_at")
-        .first()
-    )
+    before = RECORD_BEFORE.raw(worker=request.user.pk, moment=registration.recorded_at)
+    previous = next(iter(before), None)
     context = {
         "registration": registration,
         "previous": previous,
