@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import BigIntegerField, DateTimeField, F
+from django.db.models import BigIntegerField, DateTimeField
 from django.utils import timezone
 
 from clao.prepared import Prepared, Slot
@@ -50,8 +50,7 @@ NUMBERS_USED = Prepared(
             worker_id=_worker(), recorded_at__gte=Slot("since", DateTimeField())
         )
         .order_by("-recorded_at")
-        .only("enterprise_number", "employer_name", "recorded_at")
-        .annotate(known_name=F("employer__name"))[:500]
+        .values_list("enterprise_number", "employer__name", "employer_name", "recorded_at")[:500]
     )
 )
 CONTRACT_EMPLOYERS = Prepared(
@@ -76,7 +75,7 @@ ADDRESSES = Prepared(
         Registration.objects.filter(worker_id=_worker())
         .exclude(postal_code="")
         .order_by("-recorded_at")
-        .only("postal_code", "municipality", "street", "house_number", "box")[:200]
+        .values_list("postal_code", "municipality", "street", "house_number", "box")[:200]
     )
 )
 
@@ -91,12 +90,11 @@ def employer_options(worker) -> list[EmployerOption]:
     )
     # One query: this year's numbers, the most recent use first, with today's name of a known
     # employer, else the name noted at registration (empty for an employer ClaO does not know).
-    used = NUMBERS_USED.raw(worker=worker.pk, since=min(year_start, recent_start))
+    used = NUMBERS_USED.values(worker=worker.pk, since=min(year_start, recent_start))
     recent, this_year = {}, {}
-    for row in used:
-        into = recent if row.recorded_at >= recent_start else this_year
-        name = row.known_name or row.employer_name or ""
-        into.setdefault(row.enterprise_number, EmployerOption(row.enterprise_number, name))
+    for number, known_name, noted_name, recorded_at in used:
+        into = recent if recorded_at >= recent_start else this_year
+        into.setdefault(number, EmployerOption(number, known_name or noted_name or ""))
     contracts = {
         employer.number: EmployerOption.of(employer)
         for employer in CONTRACT_EMPLOYERS.raw(worker=worker.pk)
@@ -162,8 +160,5 @@ class SavedAddress:
 
 def saved_addresses(worker) -> list[SavedAddress]:
     """Free addresses of the worker's earlier registrations, most recent first (option 1)."""
-    rows = ADDRESSES.raw(worker=worker.pk)
-    addresses = (
-        SavedAddress(r.postal_code, r.municipality, r.street, r.house_number, r.box) for r in rows
-    )
-    return list(dict.fromkeys(addresses))[:MAX_ADDRESSES]
+    rows = ADDRESSES.values(worker=worker.pk)
+    return list(dict.fromkeys(SavedAddress(*row) for row in rows))[:MAX_ADDRESSES]

@@ -54,3 +54,33 @@ def test_it_refuses_a_run_without_each_value_of_its_slots():
         SINCE.raw(worker=1)
     with pytest.raises(TypeError):
         SINCE.raw(worker=1, start=at(0), end=at(1))
+
+
+SINCE_VALUES = Prepared(
+    lambda: (
+        Registration.objects.filter(
+            worker_id=Slot("worker", BigIntegerField()),
+            recorded_at__gte=Slot("start", DateTimeField()),
+        )
+        .order_by("-recorded_at")
+        .values_list("kind", "recorded_at", "employer__name", "accuracy_m", "latitude")
+    )
+)
+
+
+def test_it_gives_the_tuples_of_a_values_list_queryset_converted_alike(anne, other_worker):
+    make_registration(anne, "IN", at(7), employer_name="N.S.I.")
+    make_registration(
+        anne, "OUT", at(12), enterprise_number="0403170701", latitude="50.5", longitude="4.25"
+    )
+    make_registration(other_worker, "IN", at(8))
+
+    for worker in (anne, other_worker):
+        for start in (at(0), at(10)):
+            expected = list(
+                Registration.objects.filter(worker=worker, recorded_at__gte=start)
+                .order_by("-recorded_at")
+                .values_list("kind", "recorded_at", "employer__name", "accuracy_m", "latitude")
+            )
+            assert SINCE_VALUES.values(worker=worker.pk, start=start) == expected
+    assert [kind for kind, *_ in SINCE_VALUES.values(worker=anne.pk, start=at(0))] == ["OUT", "IN"]
