@@ -8,7 +8,10 @@ import os
 
 # Where the node listens: 0.0.0.0:8000 in the container, a loopback port in bin/cluster.
 bind = [os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")]
-# Worker processes (sync workers: one request at a time each).
+# Worker processes (sync workers: one request at a time each). A worker also waits for
+# PostgreSQL (a check-in's commit, ~3 ms of disk flush, is a third of its time), during which
+# another worker can use the CPU: one more than the node's CPUs (bench/web.py's default; on 2
+# CPUs, 4 workers made the day list slower than 3).
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 # A worker stuck longer than this is killed and replaced (seconds).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -408,6 +408,7 @@ def measure(database_url: str) -> dict:
     django.setup()
     from urllib.parse import urlencode
 
+    from django.conf import settings
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
@@ -465,7 +466,7 @@ def measure(database_url: str) -> dict:
         store.update(
             {
                 "_auth_user_id": str(person.pk),
-                "_auth_user_backend": "allauth.account.auth_backends.AuthenticationBackend",
+                "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
                 "_auth_user_hash": person.get_session_auth_hash(),
                 "clao_authenticated_at": timezone.now().timestamp(),
             }

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -260,6 +261,11 @@ class Registration(models.Model):
                 _("Give the place of work: your GPS position or an address."), code="place"
             )
 
+    def get_source_display(self) -> str:
+        # Django's, without building the dict of choices again at every call (every card of
+        # a list shows it).
+        return force_str(SOURCE_LABELS.get(self.source, self.source), strings_only=True)
+
     @property
     def display_enterprise_number(self) -> str:
         return format_enterprise_number(self.enterprise_number)
@@ -280,6 +286,9 @@ class Registration(models.Model):
     @property
     def reached_late(self) -> bool:
         return reached_late(self.swiped_at, self.recorded_at)
+
+
+SOURCE_LABELS = dict(Registration.Source.choices)
 
 
 class RegistrationChainHead(models.Model):

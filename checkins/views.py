@@ -3,14 +3,16 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.db.models import BigIntegerField, CharField, DateTimeField
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import worker_required_keeping_form
 from accounts.expiry import form_owner_value, pop_pending_form
+from clao.prepared import Prepared, Slot
 from clao.ratelimits import limited
 from employers.ddt import parse_ddt
 from employers.models import Employer, WorkDeclaration
@@ -24,21 +26,46 @@ from .history import (
     EmployerOption,
     ddt_options,
     employer_options,
+    latest_registration,
     recent_registrations,
     saved_addresses,
 )
 from .models import Registration
 from .rules import open_in_state
-from .services import Place, RegistrationRefused, latest_registration, person_scope, register
+from .services import Place, RegistrationRefused, person_scope, register
 
 QR_PARAM = "qr"
 # ?out_of= is an id of ours: anything longer than a bigint is not one.
 MAX_ID_DIGITS = 18
+MAX_ID = 2**63 - 1
+
+
+# The confirmation a check-in leads to, read by queries compiled once (clao/prepared.py).
+REGISTRATION_OF_WORKER = Prepared(
+    lambda: Registration.objects.filter(
+        worker_id=Slot("worker", BigIntegerField()), pk=Slot("pk", BigIntegerField())
+    )[:1]
+)
+RECORD_BEFORE = Prepared(
+    lambda: (
+        Registration.objects.filter(worker_id=Slot("worker", BigIntegerField()))
+        .records()
+        .filter(recorded_at__lt=Slot("moment", DateTimeField()))
+        .order_by("-recorded_at")[:1]
+    )
+)
 
 
 def _get_registration(request: HttpRequest, pk: int) -> Registration:
     """A registration of the logged-in worker, or 404 for anyone else's."""
-    return get_object_or_404(request.user.registrations.select_related("employer"), pk=pk)
+    if pk > MAX_ID:
+        # No such id (the ORM says so by itself; a bigint parameter would be refused).
+        raise Http404
+    found = REGISTRATION_OF_WORKER.raw(worker=request.user.pk, pk=pk)
+    registration = next(iter(found), None)
+    if registration is None:
+        raise Http404
+    return registration
 
 
 def _poster_error(request: HttpRequest, number: str) -> HttpResponse | None:
@@ -154,14 +181,21 @@ def _typed_employer(typed: str, employers: list[EmployerOption]) -> EmployerOpti
     return EmployerOption.of(employer) if employer else None
 
 
+# Compiled once per process (clao/prepared.py): the quick OUT asks it on every tap.
+STORED_UNDER_KEY = Prepared(
+    lambda: Registration.objects.filter(
+        key_scope=Slot("scope", CharField()), idempotency_key=Slot("key", CharField())
+    )[:1]
+)
+
+
 def _already_stored(request: HttpRequest, token: str) -> Registration | None:
     try:
         token = str(uuid.UUID(token))
     except ValueError:
         return None
-    return Registration.objects.filter(
-        key_scope=person_scope(request.user), idempotency_key=token
-    ).first()
+    stored = STORED_UNDER_KEY.raw(scope=person_scope(request.user), key=token)
+    return next(iter(stored), None)
 
 
 def _start_employer(request: HttpRequest) -> Employer | None:
@@ -259,12 +293,8 @@ def quick_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     registration = _get_registration(request, pk)
-    previous = (
-        request.user.registrations.records()
-        .filter(recorded_at__lt=registration.recorded_at)
-        .order_by("-recorded_at")
-        .first()
-    )
+    before = RECORD_BEFORE.raw(worker=request.user.pk, moment=registration.recorded_at)
+    previous = next(iter(before), None)
     context = {
         "registration": registration,
         "previous": previous,

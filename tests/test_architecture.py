@@ -47,6 +47,8 @@ LAYERS = {
         "api/credentials.py",
         # Where queries go (primary or replica): infrastructure the entry points call.
         "clao/db_router.py",
+        # Querysets compiled once per process (hot read paths): infrastructure too.
+        "clao/prepared.py",
         "accounts/roles.py",
         "employers/scoping.py",
         "employers/mandates.py",

@@ -153,6 +153,11 @@ def test_it_opens_an_empty_form_for_an_impossible_out_of(logged_in, out_of):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("pk", ["0", str(2**63 - 1), str(2**63), "9" * 40])
+def test_it_answers_not_found_for_a_registration_id_no_row_can_have(logged_in, pk):
+    assert logged_in.get(f"/registrations/{pk}/").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("cookie", "path"),
     [

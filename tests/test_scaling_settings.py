@@ -41,7 +41,7 @@ def test_it_keeps_one_process_defaults_without_the_new_variables():
 def test_it_shares_cache_and_sessions_through_redis_and_reads_from_a_replica():
     configured = shown(**CLUSTER)
     assert configured["caches"]["default"] == {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "clao.cache.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/3",
         "KEY_PREFIX": "clao",
     }

@@ -1,0 +1,86 @@
+"""Querysets compiled once per process (clao/prepared.py): each run gets what the queryset built
+with its values gets, never the first run's rows."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db.models import BigIntegerField, DateTimeField, Exists, OuterRef
+
+from checkins.models import Registration
+from clao.prepared import Prepared, Slot
+
+from .factories import make_registration
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def at(hour: int, day: int = 27) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=BRUSSELS)
+
+
+def since(worker, start):
+    """The queryset of the test, with plain values."""
+    corrections = Registration.objects.filter(corrects=OuterRef("pk"))
+    return (
+        Registration.objects.filter(worker_id=worker, recorded_at__gte=start)
+        .annotate(corrected=Exists(corrections))
+        .order_by("-recorded_at", "-pk")
+    )
+
+
+SINCE = Prepared(lambda: since(Slot("worker", BigIntegerField()), Slot("start", DateTimeField())))
+
+
+def rows(registrations) -> list[tuple]:
+    return [(r.pk, r.kind, r.recorded_at, r.enterprise_number, r.corrected) for r in registrations]
+
+
+def test_it_gives_each_run_the_rows_of_the_queryset_built_with_its_values(anne, other_worker):
+    for worker in (anne, other_worker):
+        for hour in (7, 12, 17):
+            make_registration(worker, "IN" if hour != 12 else "OUT", at(hour))
+    make_registration(anne, "IN", at(9, day=26))
+
+    for worker in (anne, other_worker, anne):
+        for start in (at(0), at(10), at(0, day=20), at(20)):
+            assert rows(SINCE.raw(worker=worker.pk, start=start)) == rows(since(worker.pk, start))
+    assert len(list(SINCE.raw(worker=anne.pk, start=at(10)))) == 2
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_run_without_each_value_of_its_slots():
+    with pytest.raises(TypeError):
+        SINCE.raw(worker=1)
+    with pytest.raises(TypeError):
+        SINCE.raw(worker=1, start=at(0), end=at(1))
+
+
+SINCE_VALUES = Prepared(
+    lambda: (
+        Registration.objects.filter(
+            worker_id=Slot("worker", BigIntegerField()),
+            recorded_at__gte=Slot("start", DateTimeField()),
+        )
+        .order_by("-recorded_at")
+        .values_list("kind", "recorded_at", "employer__name", "accuracy_m", "latitude")
+    )
+)
+
+
+def test_it_gives_the_tuples_of_a_values_list_queryset_converted_alike(anne, other_worker):
+    make_registration(anne, "IN", at(7), employer_name="N.S.I.")
+    make_registration(
+        anne, "OUT", at(12), enterprise_number="0403170701", latitude="50.5", longitude="4.25"
+    )
+    make_registration(other_worker, "IN", at(8))
+
+    for worker in (anne, other_worker):
+        for start in (at(0), at(10)):
+            expected = list(
+                Registration.objects.filter(worker=worker, recorded_at__gte=start)
+                .order_by("-recorded_at")
+                .values_list("kind", "recorded_at", "employer__name", "accuracy_m", "latitude")
+            )
+            assert SINCE_VALUES.values(worker=worker.pk, start=start) == expected
+    assert [kind for kind, *_ in SINCE_VALUES.values(worker=anne.pk, start=at(0))] == ["OUT", "IN"]
