@@ -15,7 +15,19 @@ from .search import MAX_RANGE_DAYS, Criteria
 DEFAULT_RANGE_DAYS = 30
 
 
-class SearchForm(forms.Form):
+class NumbersCleaned:
+    """The optional enterprise and declaration numbers of a form, checked and normalised."""
+
+    def clean_enterprise_number(self) -> str:
+        value = self.cleaned_data["enterprise_number"].strip()
+        return parse_enterprise_number(value).number if value else ""
+
+    def clean_ddt_number(self) -> str:
+        value = self.cleaned_data["ddt_number"].strip()
+        return parse_ddt(value) if value else ""
+
+
+class SearchForm(NumbersCleaned, forms.Form):
     """The search as typed; every field optional but a bounded date range always applies."""
 
     niss = forms.CharField(label=_("NISS or BIS number"), required=False, max_length=20)
@@ -44,14 +56,6 @@ class SearchForm(forms.Form):
             raise ValidationError(
                 _("This is not a valid NISS or BIS number."), code="niss"
             ) from None
-
-    def clean_enterprise_number(self) -> str:
-        value = self.cleaned_data["enterprise_number"].strip()
-        return parse_enterprise_number(value).number if value else ""
-
-    def clean_ddt_number(self) -> str:
-        value = self.cleaned_data["ddt_number"].strip()
-        return parse_ddt(value) if value else ""
 
     def clean_postal_code(self) -> str:
         value = self.cleaned_data["postal_code"].strip()
@@ -88,7 +92,7 @@ class SearchForm(forms.Form):
         )
 
 
-class CorrectionForm(forms.Form):
+class CorrectionForm(NumbersCleaned, forms.Form):
     """Cancel or correct one registration: reason from the list plus free text, a proof."""
 
     token = forms.UUIDField(widget=forms.HiddenInput)
@@ -118,14 +122,6 @@ class CorrectionForm(forms.Form):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/png,image/jpeg"}),
     )
-
-    def clean_enterprise_number(self) -> str:
-        value = self.cleaned_data["enterprise_number"].strip()
-        return parse_enterprise_number(value).number if value else ""
-
-    def clean_ddt_number(self) -> str:
-        value = self.cleaned_data["ddt_number"].strip()
-        return parse_ddt(value) if value else ""
 
     def clean(self):
         data = super().clean()

@@ -65,7 +65,23 @@ class AccessLogQuerySet(models.QuerySet):
         raise AppendOnlyLogError("the access log cannot be changed")
 
 
-class AccessLog(models.Model):
+class AppendOnlyLogModel(models.Model):
+    """Rows of the access log are written once: Django refuses to change or delete them (and
+    the database's trigger refuses it to everyone else, inspection migration 0002)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyLogError("the access log cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyLogError("the access log cannot be changed")
+
+
+class AccessLog(AppendOnlyLogModel):
     """One search, export or view of a worker's registrations by an inspector."""
 
     class Action(models.TextChoices):
@@ -101,16 +117,8 @@ class AccessLog(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.office} {self.action} ({self.result_count})"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyLogError("the access log cannot be changed")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyLogError("the access log cannot be changed")
-
-
-class AccessedWorker(models.Model):
+class AccessedWorker(AppendOnlyLogModel):
     """A worker whose registrations an access showed: what the worker's own page lists."""
 
     access = models.ForeignKey(AccessLog, on_delete=models.PROTECT, related_name="subjects")
@@ -129,14 +137,6 @@ class AccessedWorker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.access_id} -> {self.worker_id}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyLogError("the access log cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyLogError("the access log cannot be changed")
 
 
 class CorrectionProof(models.Model):
