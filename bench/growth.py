@@ -44,6 +44,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.docs import write_section  # noqa: E402
+from bench.sessions import login_key  # noqa: E402
 from bench.web import niss_numbers  # noqa: E402
 
 PY = sys.executable
@@ -408,8 +409,6 @@ def measure(database_url: str) -> dict:
     django.setup()
     from urllib.parse import urlencode
 
-    from django.conf import settings
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
     from django.db.models import Count
@@ -462,17 +461,7 @@ def measure(database_url: str) -> dict:
     )
 
     def login(person) -> str:
-        store = SessionStore()
-        store.update(
-            {
-                "_auth_user_id": str(person.pk),
-                "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
-                "_auth_user_hash": person.get_session_auth_hash(),
-                "clao_authenticated_at": timezone.now().timestamp(),
-            }
-        )
-        store.create()
-        return f"sessionid={store.session_key}; csrftoken={'c' * 32}"
+        return f"sessionid={login_key(person)}; csrftoken={'c' * 32}"
 
     cookies = [login(person) for person in probes]
     veteran_cookie = login(veteran) if veteran else None

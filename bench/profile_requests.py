@@ -31,6 +31,8 @@ from urllib.parse import urlencode
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.sessions import login_key  # noqa: E402
+
 
 def environ(method: str, path: str, cookie: str, body: bytes = b"", **extra) -> dict:
     query = ""
@@ -165,24 +167,11 @@ def main() -> None:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db.models import Count
     from django.utils import timezone
-    from django.utils.module_loading import import_string
 
     from accounts.models import Person
 
-    store_class = import_string(settings.SESSION_ENGINE + ".SessionStore")
-
     def login(person) -> str:
-        store = store_class()
-        store.update(
-            {
-                "_auth_user_id": str(person.pk),
-                "_auth_user_backend": settings.AUTHENTICATION_BACKENDS[0],
-                "_auth_user_hash": person.get_session_auth_hash(),
-                "clao_authenticated_at": timezone.now().timestamp(),
-            }
-        )
-        store.create()
-        return f"sessionid={store.session_key}; csrftoken={csrf}"
+        return f"sessionid={login_key(person)}; csrftoken={csrf}"
 
     csrf = secrets.token_hex(16)
     with_history = (

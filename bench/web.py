@@ -49,6 +49,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.docs import write_section  # noqa: E402
+from bench.sessions import login_key, session_data  # noqa: E402
 
 PY = sys.executable
 LUA = BASE_DIR / "bench" / "wrk" / "clao.lua"
@@ -204,7 +205,6 @@ def seed(args, pool_size: int) -> dict:
     from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
     from django.contrib.sessions.models import Session
     from django.utils import timezone
-    from django.utils.module_loading import import_string
 
     from accounts.models import Person
     from api.credentials import issue_credential
@@ -246,17 +246,7 @@ def seed(args, pool_size: int) -> dict:
         for employer in (nsi, other)
     )
 
-    backend = settings.AUTHENTICATION_BACKENDS[0]
     now = timezone.now()
-
-    def session_data(person) -> dict:
-        return {
-            "_auth_user_id": str(person.pk),
-            "_auth_user_backend": backend,
-            "_auth_user_hash": person.get_session_auth_hash(),
-            # accounts.expiry: logged in now, so the 6-hour rule lets every request through.
-            "clao_authenticated_at": now.timestamp(),
-        }
 
     def mint(persons) -> list[str]:
         if settings.SESSION_ENGINE.endswith(".db"):
@@ -265,20 +255,13 @@ def seed(args, pool_size: int) -> dict:
             Session.objects.bulk_create(
                 Session(
                     session_key=key,
-                    session_data=encoder.encode(session_data(person)),
+                    session_data=encoder.encode(session_data(person, now)),
                     expire_date=now + timedelta(hours=24),
                 )
                 for key, person in zip(keys, persons, strict=True)
             )
             return keys
-        store_class = import_string(settings.SESSION_ENGINE + ".SessionStore")
-        keys = []
-        for person in persons:
-            store = store_class()
-            store.update(session_data(person))
-            store.create()
-            keys.append(store.session_key)
-        return keys
+        return [login_key(person) for person in persons]
 
     pool_keys, day_keys = mint(pool), mint(day_workers)
 
