@@ -13,11 +13,9 @@ from django.db.models import (
     DateTimeField,
     Exists,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
-    prefetch_related_objects,
 )
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -28,7 +26,7 @@ from django.utils.translation import gettext as _
 from clao.db_router import reads_may_lag
 from clao.prepared import Prepared, Slot
 
-from .models import Registration, local_day_bounds
+from .models import Registration, attach_corrections, local_day_bounds, set_corrections
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
 
 # Only the form the date input and our own links send; date.fromisoformat alone would also
@@ -117,18 +115,12 @@ def day_and_neighbours(
     rows = list(DAY_AND_NEIGHBOURS.raw(worker=worker.pk, start=start, end=end))
     day = [r for r in rows if start <= r.recorded_at < end]
     around = [r for r in rows if not start <= r.recorded_at < end]
-    # The corrections shown inside their cards: one more query, only if the day has any.
-    corrected = [r for r in day if r.corrected]
-    if corrected:
-        corrections = Registration.objects.select_related("employer").order_by("recorded_at", "pk")
-        prefetch_related_objects(corrected, Prefetch("corrections", queryset=corrections))
-    # Already evaluated, as a prefetch leaves it: each card asks for its corrections, and an
-    # unevaluated none() would be compiled for every card (0.3 ms of CPU each).
-    no_corrections = Registration.objects.none()
-    no_corrections._result_cache, no_corrections._prefetch_done = [], True
+    # The corrections shown inside their cards: one more query, only if the day has any; the
+    # others get an evaluated empty list (an unevaluated one is compiled for every card).
+    attach_corrections([r for r in day if r.corrected])
     for registration in day:
         if not registration.corrected:
-            registration._prefetched_objects_cache = {"corrections": no_corrections}
+            set_corrections(registration, [])
     return day, around
 
 

@@ -335,10 +335,7 @@ def attach_corrections(registrations: list["Registration"]) -> list["Registratio
         for correction in corrections:
             found[correction.corrects_id].append(correction)
     for pk, registration in by_id.items():
-        registration._prefetched_objects_cache = {
-            **getattr(registration, "_prefetched_objects_cache", {}),
-            "corrections": _prefetched(pk, found[pk]),
-        }
+        set_corrections(registration, found[pk])
         registration.corrected = bool(found[pk])
         registration.cancelled = any(
             c.correction_kind == Registration.CorrectionKind.CANCEL for c in found[pk]
@@ -346,10 +343,23 @@ def attach_corrections(registrations: list["Registration"]) -> list["Registratio
     return registrations
 
 
-def _prefetched(pk: int, rows: list["Registration"]) -> models.QuerySet:
-    """The registration's corrections as a queryset already evaluated to `rows`, as
-    prefetch_related leaves one (a further filter() still queries the table correctly)."""
-    queryset = Registration.objects.filter(corrects_id=pk).order_by("recorded_at", "pk")
-    queryset._result_cache = rows
+def set_corrections(registration: "Registration", corrections: list["Registration"]) -> None:
+    """Gives `registration.corrections.all()` these rows, evaluated as prefetch_related leaves
+    them: a card asking for its corrections runs no query (and compiles none)."""
+    if corrections:
+        # A further filter() on it still queries the table correctly.
+        queryset = Registration.objects.filter(corrects_id=registration.pk).order_by(
+            "recorded_at", "pk"
+        )
+    else:
+        # None to find: one shared empty queryset, built once (a day list asks on every card).
+        queryset = _NO_CORRECTIONS
+    queryset._result_cache = corrections
     queryset._prefetch_done = True
-    return queryset
+    registration._prefetched_objects_cache = {
+        **getattr(registration, "_prefetched_objects_cache", {}),
+        "corrections": queryset,
+    }
+
+
+_NO_CORRECTIONS = Registration.objects.none()
