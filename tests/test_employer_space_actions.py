@@ -12,6 +12,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
 from checkins.models import Registration
@@ -437,6 +438,8 @@ def test_it_calls_twilio_with_the_message_and_reports_its_refusal(settings, monk
         seen.append(request)
         if len(seen) == 2:
             raise urllib.error.HTTPError(request.full_url, 400, "Bad Request", {}, None)
+        if len(seen) == 3:
+            raise urllib.error.URLError("connection refused")
         return Answer(b'{"sid": "SM1"}')
 
     monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
@@ -449,8 +452,13 @@ def test_it_calls_twilio_with_the_message_and_reports_its_refusal(settings, monk
         "From": ["ClaO"],
         "Body": ["Hello"],
     }
-    with pytest.raises(sms.SmsError, match=r"\(\w+ 400\)"):
-        backend.send("+32470123456", "Hello")
+    with translation.override("en"):
+        with pytest.raises(sms.SmsError) as refused:
+            backend.send("+32470123456", "Hello")
+        assert str(refused.value) == "The SMS service refused the message (error 400)."
+        with pytest.raises(sms.SmsError) as unreachable:
+            backend.send("+32470123456", "Hello")
+        assert str(unreachable.value) == "The SMS service could not be reached."
 
 
 def test_it_gives_a_mail_servers_refusal_in_the_senders_language(
@@ -477,4 +485,23 @@ def test_it_gives_a_mail_servers_refusal_in_the_senders_language(
         html=True,
     )
     assertNotContains(page, "421")
+    assert [to for to, _text in sms_outbox] == ["+32470123456"]
+
+
+def test_it_records_an_unexpected_failure_without_leaving_the_recipient_waiting(
+    staff, nsi, monkeypatch, sms_outbox
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("employers.links.send_mail", broken)
+    response = staff.post(url(nsi, "link/"), send_form("jan@example.be\n+32470123456"))
+    page = staff.get(response["Location"])
+    assertContains(
+        page,
+        '<td class="result-failed">Failed – An unexpected error occurred; it has been recorded '
+        "for the team.</td>",
+        html=True,
+    )
+    assertNotContains(page, "a bug")
     assert [to for to, _text in sms_outbox] == ["+32470123456"]
