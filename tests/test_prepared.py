@@ -84,3 +84,34 @@ def test_it_gives_the_tuples_of_a_values_list_queryset_converted_alike(anne, oth
             )
             assert SINCE_VALUES.values(worker=worker.pk, start=start) == expected
     assert [kind for kind, *_ in SINCE_VALUES.values(worker=anne.pk, start=at(0))] == ["OUT", "IN"]
+
+
+def test_it_inserts_a_registration_as_save_would_and_gives_back_what_the_database_set(anne):
+    """register()'s INSERT, compiled once: the employer and its name looked up by the INSERT,
+    the id, time and chain given back, each run with its own values."""
+    from checkins.services import INSERT, Place, register
+
+    from .factories import NSI_NUMBER, make_employer
+
+    employer = make_employer(NSI_NUMBER, name="N.S.I.")
+    stored, compiled = [], []
+    for kind, number in (("IN", NSI_NUMBER), ("OUT", "0403170701")):
+        result = register(
+            worker=anne,
+            kind=kind,
+            enterprise_number=number,
+            place=Place(latitude="50.85", longitude="4.35", accuracy_m=12),
+            source=Registration.Source.SMARTPHONE,
+            idempotency_key=f"prepared-{kind}",
+        )
+        stored.append(result.registration)
+        compiled.append(dict(INSERT._compiled))
+
+    assert compiled[0] == compiled[1] != {}
+    for registration in stored:
+        again = Registration.objects.get(pk=registration.pk)
+        for field in Registration._meta.concrete_fields:
+            assert getattr(registration, field.attname) == getattr(again, field.attname), field
+    assert (stored[0].employer_id, stored[0].employer_name) == (employer.pk, "N.S.I.")
+    assert (stored[1].employer_id, stored[1].employer_name) == (None, "")
+    assert stored[1].chain_previous == stored[0].chain_hash != ""
