@@ -17,5 +17,5 @@ PERSON = Prepared(lambda: Person.objects.filter(pk=Slot("pk", BigIntegerField())
 
 class AuthenticationBackend(AllauthBackend):
     def get_user(self, user_id):
-        person = next(iter(PERSON.raw(pk=user_id)), None)
+        person = next(iter(PERSON.objects(pk=user_id)), None)
         return person if person is not None and self.user_can_authenticate(person) else None

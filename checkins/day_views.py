@@ -112,7 +112,7 @@ def day_and_neighbours(
     The day is a range walk of the (worker, -recorded_at) index, each neighbour a LIMIT 1 walk
     of it, however long the worker's history is. Only this worker's rows are ever read.
     """
-    rows = list(DAY_AND_NEIGHBOURS.raw(worker=worker.pk, start=start, end=end))
+    rows = list(DAY_AND_NEIGHBOURS.objects(worker=worker.pk, start=start, end=end))
     day = [r for r in rows if start <= r.recorded_at < end]
     around = [r for r in rows if not start <= r.recorded_at < end]
     # The corrections shown inside their cards: one more query, only if the day has any; the

@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 import re
 import uuid
@@ -289,6 +290,28 @@ class RegistrationForm(PositionForm):
             data["municipality"] = municipality_display_name(municipality, get_language())
         # Otherwise a known part ("Laeken", "Jambes"): kept as typed.
         data["municipality_obj"] = municipality
+
+
+class _SharedFields(dict):
+    """A form's fields that each instance copies only in part: Django deep-copies every field
+    for every form (a fifth of a check-in's validation), but only the fields named in `copied`
+    are changed by an instance; the others are shared, read-only."""
+
+    def __init__(self, fields: dict, copied: set[str]) -> None:
+        super().__init__(fields)
+        self.copied = copied
+
+    def __deepcopy__(self, memo) -> dict:
+        return {
+            name: copy.deepcopy(field, memo) if name in self.copied else field
+            for name, field in self.items()
+        }
+
+
+# options_from() sets the choices of these three; nothing else changes a field.
+RegistrationForm.base_fields = _SharedFields(
+    RegistrationForm.base_fields, copied={"employer", "saved_address", "ddt_choice"}
+)
 
 
 class QuickOutForm(PositionForm):

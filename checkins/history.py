@@ -97,7 +97,7 @@ def employer_options(worker) -> list[EmployerOption]:
         into.setdefault(number, EmployerOption(number, known_name or noted_name or ""))
     contracts = {
         employer.number: EmployerOption.of(employer)
-        for employer in CONTRACT_EMPLOYERS.raw(worker=worker.pk)
+        for employer in CONTRACT_EMPLOYERS.objects(worker=worker.pk)
     }
     ordered = {}
     for options in (list(recent.values())[:MAX_EMPLOYERS], contracts.values(), this_year.values()):
@@ -110,13 +110,13 @@ def recent_registrations(worker) -> list:
     """The worker's last 15 registrations, newest first: the DDT history and the latest one
     (the open-IN rule) in one query. Records in force only: neither an ONSS correction nor a
     cancelled registration is the worker's latest."""
-    return list(RECENT.raw(worker=worker.pk))
+    return list(RECENT.objects(worker=worker.pk))
 
 
 def latest_registration(worker):
     """The worker's latest record in force (as checkins.services.latest_registration), without
     its employer: what the quick OUT closes."""
-    return next(iter(LATEST.raw(worker=worker.pk)), None)
+    return next(iter(LATEST.objects(worker=worker.pk)), None)
 
 
 def ddt_options(recent: list) -> list[str]:

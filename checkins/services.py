@@ -6,7 +6,6 @@ corrections and the demo data all call `register`; nothing else creates `Registr
 idempotent per key, refusals with stable codes that each channel shows in its own way.
 """
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -573,16 +572,20 @@ def _fetch_rows(using: str, sql: str, params: list) -> list[Registration]:
     the fields once per order of columns."""
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
-        order = _column_order(tuple(column.name for column in cursor.description))
+        order = _COLUMN_ORDER.get(sql)
+        if order is None:
+            # Once per statement: reading the description builds an object per column.
+            columns = [column.name for column in cursor.description]
+            order = _COLUMN_ORDER[sql] = tuple(
+                columns.index(field.column) for field in Registration._meta.concrete_fields
+            )
         return [
             Registration.from_db(using, None, [row[i] for i in order]) for row in cursor.fetchall()
         ]
 
 
-@functools.cache
-def _column_order(columns: tuple[str, ...]) -> tuple[int, ...]:
-    """Where each of the model's fields is among `columns`, in the model's order."""
-    return tuple(columns.index(field.column) for field in Registration._meta.concrete_fields)
+# Where each of the model's fields is among a statement's columns, in the model's order.
+_COLUMN_ORDER: dict[str, tuple[int, ...]] = {}
 
 
 def _lock_and_read(

@@ -61,7 +61,7 @@ def _get_registration(request: HttpRequest, pk: int) -> Registration:
     if pk > MAX_ID:
         # No such id (the ORM says so by itself; a bigint parameter would be refused).
         raise Http404
-    found = REGISTRATION_OF_WORKER.raw(worker=request.user.pk, pk=pk)
+    found = REGISTRATION_OF_WORKER.objects(worker=request.user.pk, pk=pk)
     registration = next(iter(found), None)
     if registration is None:
         raise Http404
@@ -194,7 +194,7 @@ def _already_stored(request: HttpRequest, token: str) -> Registration | None:
         token = str(uuid.UUID(token))
     except ValueError:
         return None
-    stored = STORED_UNDER_KEY.raw(scope=person_scope(request.user), key=token)
+    stored = STORED_UNDER_KEY.objects(scope=person_scope(request.user), key=token)
     return next(iter(stored), None)
 
 
@@ -293,7 +293,7 @@ def quick_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     registration = _get_registration(request, pk)
-    before = RECORD_BEFORE.raw(worker=request.user.pk, moment=registration.recorded_at)
+    before = RECORD_BEFORE.objects(worker=request.user.pk, moment=registration.recorded_at)
     previous = next(iter(before), None)
     context = {
         "registration": registration,

@@ -4,10 +4,10 @@ Building a queryset and compiling it to SQL costs the ORM CPU on every request, 
 only its values change: the day list's query (three subqueries, two EXISTS) took 2.5 ms of CPU
 to build and compile, six times what running it costs. `Prepared(build)` builds the queryset
 once, with a `Slot` wherever a value goes, compiles it once per database alias, and each run
-passes the values and gets either model instances through `raw()` (the model's column
-conversions apply, annotations become attributes) or, for a values_list() queryset, its tuples
-through `values()` (converted by the compiler that made the SQL): many rows are read as tuples,
-a model instance each would cost more than the query.
+passes the values and gets either model instances through `objects()` (made as iterating the
+queryset makes them: the model's column conversions apply, annotations become attributes) or,
+for a values_list() queryset, its tuples through `values()` (converted by the compiler that made
+the SQL): many rows are read as tuples, a model instance each would cost more than the query.
 
 For hot read paths whose query shape never depends on the values. The queryset stays the
 source of the SQL (nothing is written by hand), and it is read where the router says at each
@@ -16,12 +16,13 @@ run (a replica inside `reads_may_lag()`).
 This module is infrastructure: it imports Django only.
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connections, router
 from django.db.models import Expression, Field, QuerySet
-from django.db.models.query import RawQuerySet
+from django.db.models.query import _get_from_db, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -34,7 +35,7 @@ class _Marker:
 
 
 class Slot(Expression):
-    """Where a run's value goes: compiled as a placeholder, filled by `Prepared.raw(name=...)`
+    """Where a run's value goes: compiled as a placeholder, filled by `Prepared.objects(name=...)`
     with the value prepared for the database as `output_field` prepares it."""
 
     def __init__(self, name: str, output_field: Field) -> None:
@@ -64,11 +65,59 @@ class _Compiled:
         ]
 
 
+@dataclass(frozen=True)
+class _Making:
+    """How a compiled queryset's rows become instances: Django's ModelIterable, with what it
+    works out on every run (field names, converters, related populators) worked out once."""
+
+    compiler: SQLCompiler
+    converters: dict
+    from_db: Callable
+    init_list: tuple[str, ...]
+    start: int
+    end: int
+    populators: tuple
+    annotations: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, queryset: QuerySet, compiler: SQLCompiler, alias: str) -> "_Making":
+        select, klass_info = compiler.select, compiler.klass_info
+        fetch_mode = queryset._fetch_mode
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        return cls(
+            compiler=compiler,
+            converters=compiler.get_converters([s[0] for s in select[: compiler.col_count]]),
+            from_db=_get_from_db(klass_info["model"], fetch_mode),
+            init_list=tuple(f[0].target.attname for f in select[start:end]),
+            start=start,
+            end=end,
+            populators=tuple(get_related_populators(klass_info, select, alias, fetch_mode)),
+            annotations=tuple((compiler.annotation_col_map or {}).items()),
+        )
+
+    def instances(self, rows: list, alias: str) -> list:
+        if self.compiler.has_extra_select:
+            rows = [row[: self.compiler.col_count] for row in rows]
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        made = []
+        for row in rows:
+            obj = self.from_db(alias, self.init_list, row[self.start : self.end])
+            for populator in self.populators:
+                populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
+            made.append(obj)
+        return made
+
+
 class Prepared:
     def __init__(self, build: Callable[[], QuerySet]) -> None:
         self.build = build
         self._queryset: QuerySet | None = None
         self._compiled: dict[str, _Compiled] = {}
+        self._making: dict[str, _Making] = {}
 
     def queryset(self) -> QuerySet:
         if self._queryset is None:
@@ -83,13 +132,21 @@ class Prepared:
             self._compiled[alias] = _Compiled(sql, tuple(params), names, compiler)
         return self._compiled[alias]
 
-    def raw(self, **values) -> RawQuerySet:
-        """The queryset's rows as model instances, read from where the router says now."""
-        model = self.queryset().model
-        alias = router.db_for_read(model)
+    def objects(self, **values) -> list:
+        """The queryset's rows as model instances, as iterating it makes them (its columns'
+        conversions, annotations as attributes, select_related() objects), read from where the
+        router says now."""
+        queryset = self.queryset()
+        alias = router.db_for_read(queryset.model)
         compiled = self.compiled(alias)
-        bound = compiled.bind(values, connections[alias])
-        return model._default_manager.raw(compiled.sql, bound, using=alias)
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.bind(values, connection))
+            rows = cursor.fetchall()
+        making = self._making.get(alias)
+        if making is None:
+            making = self._making[alias] = _Making.of(queryset, compiled.compiler, alias)
+        return making.instances(rows, alias)
 
     def values(self, **values) -> list[tuple]:
         """The rows of a values_list() queryset as it gives them (tuples, each column converted
@@ -109,6 +166,7 @@ class Prepared:
 @dataclass(frozen=True)
 class _CompiledInsert(_Compiled):
     returning: tuple[Field, ...] = ()
+    converters: dict = dataclasses.field(default_factory=dict)
 
 
 class PreparedInsert:
@@ -154,7 +212,8 @@ class PreparedInsert:
         compiler.returning_fields = returning
         ((sql, params),) = compiler.as_sql()
         names = frozenset(p.name for p in params if isinstance(p, _Marker))
-        return _CompiledInsert(sql, tuple(params), names, compiler, tuple(returning))
+        converters = compiler.get_converters([f.get_col(meta.db_table) for f in returning])
+        return _CompiledInsert(sql, tuple(params), names, compiler, tuple(returning), converters)
 
     def insert(self, obj, using: str, **values) -> None:
         """Inserts `obj` (a new instance) on `using`; `values` fill the computed columns' slots."""
@@ -177,12 +236,9 @@ class PreparedInsert:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.bind(values, connection))
             rows = [cursor.fetchone()]
-        returning = compiled.returning
-        cols = [field.get_col(meta.db_table) for field in returning]
-        converters = compiled.compiler.get_converters(cols)
-        if converters:
-            rows = list(compiled.compiler.apply_converters(rows, converters))
-        for value, field in zip(rows[0], returning, strict=True):
+        if compiled.converters:
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+        for value, field in zip(rows[0], compiled.returning, strict=True):
             setattr(obj, field.attname, value)
         obj._state.adding = False
         obj._state.db = using

@@ -761,3 +761,16 @@ def test_it_names_employers_only_for_logged_in_workers(client, nsi):
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
     assert "N.S.I." not in response.content.decode()
+
+
+def test_it_gives_each_form_its_own_choices_and_shares_only_the_fields_no_form_changes():
+    """The registration form copies only the fields whose choices it sets (checkins.forms)."""
+    from checkins.forms import FormOptions, RegistrationForm
+
+    first = RegistrationForm(options=FormOptions(ddt_numbers=["A1"]))
+    second = RegistrationForm()
+
+    assert [value for value, _label in first.fields["ddt_choice"].choices][:2] == ["", "A1"]
+    assert "A1" not in [value for value, _label in second.fields["ddt_choice"].choices]
+    assert first.fields["employer"] is not second.fields["employer"]
+    assert first.fields["street"] is second.fields["street"]

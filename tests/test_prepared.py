@@ -44,16 +44,18 @@ def test_it_gives_each_run_the_rows_of_the_queryset_built_with_its_values(anne, 
 
     for worker in (anne, other_worker, anne):
         for start in (at(0), at(10), at(0, day=20), at(20)):
-            assert rows(SINCE.raw(worker=worker.pk, start=start)) == rows(since(worker.pk, start))
-    assert len(list(SINCE.raw(worker=anne.pk, start=at(10)))) == 2
+            assert rows(SINCE.objects(worker=worker.pk, start=start)) == rows(
+                since(worker.pk, start)
+            )
+    assert len(list(SINCE.objects(worker=anne.pk, start=at(10)))) == 2
 
 
 @pytest.mark.django_db
 def test_it_refuses_a_run_without_each_value_of_its_slots():
     with pytest.raises(TypeError):
-        SINCE.raw(worker=1)
+        SINCE.objects(worker=1)
     with pytest.raises(TypeError):
-        SINCE.raw(worker=1, start=at(0), end=at(1))
+        SINCE.objects(worker=1, start=at(0), end=at(1))
 
 
 SINCE_VALUES = Prepared(
@@ -115,3 +117,30 @@ def test_it_inserts_a_registration_as_save_would_and_gives_back_what_the_databas
     assert (stored[0].employer_id, stored[0].employer_name) == (employer.pk, "N.S.I.")
     assert (stored[1].employer_id, stored[1].employer_name) == (None, "")
     assert stored[1].chain_previous == stored[0].chain_hash != ""
+
+
+WITH_EMPLOYER = Prepared(
+    lambda: (
+        Registration.objects.filter(worker_id=Slot("worker", BigIntegerField()))
+        .select_related("employer")
+        .order_by("pk")
+    )
+)
+
+
+def test_it_makes_the_instances_as_the_queryset_does_with_their_related_objects(
+    anne, django_assert_num_queries
+):
+    from .factories import NSI_NUMBER, make_employer
+
+    make_employer(NSI_NUMBER, name="N.S.I.")
+    make_registration(anne, "IN", at(7))
+    make_registration(anne, "OUT", at(12), enterprise_number="0403170701")
+
+    with django_assert_num_queries(1):
+        made = WITH_EMPLOYER.objects(worker=anne.pk)
+        names = [r.employer.name if r.employer else None for r in made]
+
+    assert names == ["N.S.I.", None]
+    assert [r.pk for r in made] == sorted(r.pk for r in Registration.objects.filter(worker=anne))
+    assert all(not r._state.adding and r._state.db == "default" for r in made)
