@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from clao.db_router import reads_may_lag
 from clao.prepared import Prepared, Slot
 
+from .cards import render_cards
 from .models import Registration, attach_corrections, local_day_bounds, set_corrections
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
 
@@ -205,7 +206,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "previous_day": day - timedelta(days=1) if day > EARLIEST_DAY else None,
         "next_day": day + timedelta(days=1) if day < today else None,
         "problem": problem,
-        "cards": build_cards(registrations, previous, following, state, tz),
+        "cards": render_cards(build_cards(registrations, previous, following, state, tz)),
         "state": state,
         # The quick OUT form posts once per page shown: a double tap is one OUT.
         "quick_out_token": uuid.uuid4() if state.registration else None,

@@ -458,3 +458,60 @@ def test_it_runs_a_fixed_number_of_queries(
 
     assert len(times(response.content.decode())) == count
     assert response.context["state"].registration is not None
+
+
+def card_templates(response) -> int:
+    return sum(1 for template in response.templates if template.name == "checkins/card.html")
+
+
+def test_it_renders_each_card_once_then_shows_it_from_the_cache(client, owner):
+    register(owner, "IN", local(TODAY, 7))
+    register(owner, "OUT", local(TODAY, 12))
+
+    first = client.get("/")
+    second = client.get("/")
+
+    assert card_templates(first) == 2
+    assert card_templates(second) == 0
+    assert cards(second.content.decode()) == cards(first.content.decode())
+    assert second.content.decode().count('<details class="card registration') == 2
+
+
+def test_it_shows_what_changed_a_card_since_it_was_cached(client, owner, inspector):
+    from checkins.services import Place
+    from checkins.services import register as store
+
+    first_in = register(owner, "IN", local(TODAY, 7))
+    assert "No OUT registered after this IN" not in page(client)
+
+    # Another IN after it: the first one now has no OUT.
+    register(owner, "IN", local(TODAY, 8))
+    assert page(client).count("No OUT registered after this IN") == 1
+
+    # A correction of the ONSS (a new registration): the card shows it.
+    store(
+        worker=owner,
+        kind="IN",
+        enterprise_number=first_in.enterprise_number,
+        place=Place.of(first_in),
+        source=Registration.Source.ONSS_APP,
+        idempotency_key="cancel-first-in",
+        acted_by=inspector,
+        corrects=first_in,
+        correction_kind="cancel",
+        correction_reason="not_worked",
+    )
+    html = page(client)
+    assert "Cancelled by the ONSS" in html
+    assert "No OUT registered after this IN" not in html
+
+
+def test_it_shows_a_cached_card_in_the_language_of_the_page(client, owner):
+    register(owner, "IN", local(TODAY, 7))
+    assert "Declaration number" in page(client)
+
+    owner.language = "fr"
+    owner.save()
+    html = page(client)
+    assert "Numéro de déclaration" in html
+    assert "Declaration number" not in html
