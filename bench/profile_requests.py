@@ -272,6 +272,8 @@ def main() -> None:
         print(f"{name}: {wall:.2f} ms wall, {cpu:.2f} ms CPU per request; statuses {set(codes)}")
         if layers:
             print(layers.report(args.calls))
+        if profiler and os.environ.get("PROFILE_DUMP"):
+            profiler.dump_stats(f"{os.environ['PROFILE_DUMP']}.{name}")
         if profiler:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(

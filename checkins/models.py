@@ -79,11 +79,14 @@ class Registration(models.Model):
         DUPLICATE = "duplicate", _("registered twice")
         OTHER = "other", _("other reason")
 
+    # No index of its own for the foreign keys below: each is served by an index of Meta that
+    # starts with it (one index less to maintain at every check-in).
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="registrations",
         verbose_name=_("worker"),
+        db_index=False,
     )
     kind = models.CharField(pgettext_lazy("registration", "type"), max_length=3, choices=Kind)
     # Always the server's clock when the registration is received, never the browser's: the
@@ -133,6 +136,7 @@ class Registration(models.Model):
         blank=True,
         related_name="registrations_made_for_others",
         verbose_name=_("registered by"),
+        db_index=False,
     )
     reason = models.TextField(_("reason"), blank=True)
     # Sent by a badge reader or time-keeping software (api.Device): the device, and its clock's
@@ -144,6 +148,7 @@ class Registration(models.Model):
         blank=True,
         related_name="registrations",
         verbose_name=_("device"),
+        db_index=False,
     )
     swiped_at = models.DateTimeField(_("time of the swipe"), null=True, blank=True)
     # The tamper-evident chain (checkins/chain.py): the hash of the worker's previous
@@ -170,6 +175,7 @@ class Registration(models.Model):
         blank=True,
         related_name="corrections",
         verbose_name=_("corrects"),
+        db_index=False,
     )
     correction_kind = models.CharField(
         _("kind of correction"), max_length=7, choices=CorrectionKind, blank=True, db_default=""
@@ -216,8 +222,19 @@ class Registration(models.Model):
             # Serves "this worker's registrations of one local day" (a recorded_at range)
             # and "this worker's latest registration".
             models.Index(fields=["worker", "-recorded_at"], name="registration_worker_time"),
-            # Serves a device's reconciliation: what it stored between two times.
-            models.Index(fields=["device", "recorded_at"], name="registration_device_time"),
+            # Serves a device's reconciliation: what it stored between two times. Only rows of
+            # a device (most come from phones), as the two partial indexes below.
+            models.Index(
+                fields=["device", "recorded_at"],
+                name="registration_device_time",
+                condition=Q(device__isnull=False),
+            ),
+            # What a person registered for others (employer staff, inspectors).
+            models.Index(
+                fields=["acted_by"],
+                name="registration_acted_by",
+                condition=Q(acted_by__isnull=False),
+            ),
             # The inspectors' searches: each criterion with a time range, newest first.
             models.Index(fields=["-recorded_at"], name="registration_time"),
             models.Index(

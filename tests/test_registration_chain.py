@@ -283,3 +283,20 @@ def test_it_chains_a_badge_swipe_and_a_correction_with_their_own_fields(
     assert not ok
     assert f"BROKEN registration #{swipe.pk} " in output
     assert f"BROKEN registration #{annes_week[0].pk} " in output
+
+
+@pytest.mark.django_db
+def test_it_lets_postgresql_inline_the_field_function_of_the_chain():
+    """The trigger calls checkins_chain_field 21 times a row: inlined, it is an expression;
+    not inlined, each call ran the SQL function executor (0.8 ms of CPU per registration)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT checkins_chain_field('name', relname::text) "
+            "FROM pg_class"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT checkins_chain_field('a', 'héllo'), checkins_chain_field('b', NULL)")
+        values = cursor.fetchone()
+
+    assert "checkins_chain_field" not in plan
+    assert values == ("a=5:héllo\n", "b=-\n")
