@@ -8,6 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import worker_required_keeping_form
@@ -24,6 +26,7 @@ from inspection.access import accesses_about
 from .forms import ADDRESS_FIELDS, DDT_UNKNOWN, FormOptions, QuickOutForm, RegistrationForm
 from .history import (
     EmployerOption,
+    SavedAddress,
     ddt_options,
     employer_options,
     latest_registration,
@@ -146,14 +149,45 @@ def new_registration(request: HttpRequest) -> HttpResponse:
         )
         and len(options.employers) > 1,
         "has_gps": bool(bound.get("latitude") and bound.get("longitude")),
-        "saved_addresses": [("", form.fields["saved_address"].choices[0][1], None)]
-        + [(address.key, address.label, address) for address in options.saved_addresses],
+        "saved_address_options": _saved_address_options(
+            form.fields["saved_address"].choices[0][1],
+            options.saved_addresses,
+            form["saved_address"].value(),
+        ),
         # Without saved addresses, or with a typed address to correct, the new-address part
         # starts unfolded.
         "new_address_open": not options.saved_addresses
         or any(bound.get(name) for name in ("postal_code", "municipality", "street")),
     }
     return render(request, "checkins/new.html", context, status=400 if form.errors else 200)
+
+
+def _saved_address_options(
+    placeholder: str, addresses: list[SavedAddress], selected: str | None
+) -> SafeString:
+    """The <option>s of "An address from a previous registration", each address's fields in
+    data- attributes for registration.js. Written here rather than in place_field.html: the
+    template's loop was a tenth of the form's CPU."""
+    return format_html_join(
+        "\n",
+        '<option value="{}"{}{}>{}</option>',
+        [
+            ("", " selected" if selected == "" else "", "", placeholder),
+            *(
+                (
+                    address.key,
+                    " selected" if address.key == selected else "",
+                    format_html(
+                        ' data-postal_code="{}" data-municipality="{}" data-street="{}"'
+                        ' data-house_number="{}" data-box="{}"',
+                        *address.fields().values(),
+                    ),
+                    address.label,
+                )
+                for address in addresses
+            ),
+        ],
+    )
 
 
 def _options(worker, start: Employer | None, recent: list[Registration]) -> FormOptions:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.utils import timezone
+from pytest_django.asserts import assertInHTML
 
 from accounts.models import Person
 from checkins.models import Registration
@@ -481,9 +482,30 @@ def test_it_offers_addresses_of_previous_registrations(client, anne, nsi):
         house_number="100",
         box="5",
     )
+    register(
+        anne,
+        timezone.now() - timedelta(days=2),
+        postal_code="1000",
+        municipality="Bruxelles",
+        street='Rue "<Neuve>" & Cie',
+    )
     client.force_login(anne)
     page = form_page(client)
     assert "Rue du Midi 100/Bte 5, 1000 Bruxelles" in page
+    # Each address's fields for registration.js, escaped; the most recent first.
+    assertInHTML(
+        """<select name="saved_address" id="id_saved_address">
+        <option value="">Choisissez…</option>
+        <option value="1000|Bruxelles|Rue &quot;&lt;Neuve&gt;&quot; &amp; Cie||"
+          data-postal_code="1000" data-municipality="Bruxelles"
+          data-street="Rue &quot;&lt;Neuve&gt;&quot; &amp; Cie" data-house_number="" data-box="">
+          Rue &quot;&lt;Neuve&gt;&quot; &amp; Cie, 1000 Bruxelles</option>
+        <option value="1000|Bruxelles|Rue du Midi|100|5" data-postal_code="1000"
+          data-municipality="Bruxelles" data-street="Rue du Midi" data-house_number="100"
+          data-box="5">Rue du Midi 100/Bte 5, 1000 Bruxelles</option>
+        </select>""",
+        page,
+    )
     submit(client, kind="OUT", saved_address="1000|Bruxelles|Rue du Midi|100|5")
     registration = Registration.objects.latest("recorded_at")
     assert (registration.street, registration.house_number, registration.box) == (
