@@ -5,8 +5,8 @@ import sys
 # These change the schema, load history that predates its insert, or manage partitions: they
 # connect with DATABASE_OWNER_URL when it is set (the application's role may only read and
 # append registrations). The retention command has a role of its own. See docs/security.md.
-OWNER_COMMANDS = {"migrate", "loaddemo", "createregistrationpartitions"}
-RETENTION_COMMANDS = {"dropexpiredregistrations"}
+OWNER_COMMANDS = {"migrate", "loaddemo", "ensurepartitions"}
+RETENTION_COMMANDS = {"purgeregistrations"}
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clao.settings")

@@ -259,6 +259,8 @@ def copy_history(cursor, rows: int, workers: int, employers: int) -> dict:
     cursor.connection.commit()
     counter = 0
     month = start
+    # The months of history must exist first (monthly partitions, checkins migration 0010).
+    cursor.execute("SELECT clao_ensure_registration_partitions(%s, 12)", [start])
     columns = [*REGISTRATION_COLUMNS, "chain_previous", "chain_hash"]
     insert = f"COPY checkins_registration ({', '.join(columns)}) FROM STDIN"
     # The database's chain trigger links each row under a per-worker lock on the chain heads:

@@ -11,3 +11,5 @@ class CheckinsConfig(AppConfig):
     def ready(self) -> None:
         # After every `migrate`: the application's role gets its privileges on new tables.
         connect_post_migrate(self)
+        # The system check that warns when the months ahead run out.
+        from . import partitions  # noqa: F401

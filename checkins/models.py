@@ -380,3 +380,46 @@ def set_corrections(registration: "Registration", corrections: list["Registratio
 
 
 _NO_CORRECTIONS = Registration.objects.none()
+
+
+class RegistrationKey(models.Model):
+    """Which registration holds each idempotency key, across every month.
+
+    On PostgreSQL registrations are partitioned by month and a unique constraint there cannot
+    span months: this table's primary key keeps one registration per (key_scope,
+    idempotency_key), written by the registrations' insert trigger as the owner (checkins
+    migration 0010), read to find a key's registration in its one partition. The retention
+    removes the keys of the months it drops. Unused on SQLite (the registration's own unique
+    constraint suffices there).
+    """
+
+    pk = models.CompositePrimaryKey("key_scope", "idempotency_key")
+    key_scope = models.CharField(_("key scope"), max_length=40)
+    idempotency_key = models.CharField(_("submission key"), max_length=100)
+    registration_id = models.BigIntegerField(_("registration"))
+    recorded_at = models.DateTimeField(_("date and time"))
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        indexes = [models.Index(fields=["registration_id"], name="registrationkey_registration")]
+
+
+class ChainCut(models.Model):
+    """Where a worker's chain starts after the retention dropped its oldest months: the hash
+    of the last registration dropped. Written only by the retention's database function
+    (`clao_drop_expired_partitions`, as the owner); verifyregistrations starts from it."""
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("worker"),
+    )
+    hash = models.CharField(_("registration hash"), max_length=64)
+    dropped_before = models.DateTimeField(_("dropped before"))
+
+    class Meta:
+        verbose_name = _("chain cut")
+        verbose_name_plural = _("chain cuts")

@@ -27,7 +27,7 @@ from employers.models import Employer
 from employers.numbers import parse_enterprise_number
 
 from . import chain
-from .models import Registration
+from .models import Registration, RegistrationKey
 from .rules import SwipeTiming, open_in_state, swipe_timing
 
 # PostgreSQL's "permission denied" (SQLSTATE 42501).
@@ -352,7 +352,7 @@ def _register_one(request: RegistrationRequest) -> Registered:
     if refused is not None:
         raise refused
     return Registered(
-        Registration.objects.using(_write_db()).get(key_scope=scope, idempotency_key=key),
+        _stored_under_keys(_write_db(), Q(key_scope=scope, idempotency_key=key)).get(),
         created=False,
     )
 
@@ -423,8 +423,7 @@ def _register_together(requests: Sequence[RegistrationRequest], using: str) -> l
     for scope, scope_keys in keys.items():
         already |= Q(key_scope=scope, idempotency_key__in=scope_keys)
     stored = {
-        (row.key_scope, row.idempotency_key): row
-        for row in Registration.objects.using(using).filter(already)
+        (row.key_scope, row.idempotency_key): row for row in _stored_under_keys(using, already)
     }
     latest = {row.worker_id: row for row in _fetch_rows(using, LATEST_IN_FORCE, [workers])}
     employers = {
@@ -539,6 +538,24 @@ def _store(registration: Registration) -> Registration:
     if chained_here:
         chain.advance_head(registration)
     return registration
+
+
+def _stored_under_keys(using: str, keys: Q):
+    """The registrations stored under these keys (a Q on key_scope and idempotency_key).
+
+    On PostgreSQL through the key table (checkins migration 0010): registrations are
+    partitioned by month, and a key's row gives the month of its registration, so each is read
+    in its own partition, not looked for in every month."""
+    if connections[using].vendor != "postgresql":
+        return Registration.objects.using(using).filter(keys)
+    found = RegistrationKey.objects.using(using).filter(keys)
+    pairs = list(found.values_list("registration_id", "recorded_at"))
+    if not pairs:
+        return Registration.objects.using(using).none()
+    match = Q()
+    for registration_id, recorded_at in pairs:
+        match |= Q(pk=registration_id, recorded_at=recorded_at)
+    return Registration.objects.using(using).filter(match)
 
 
 def _write_db() -> str:

@@ -29,7 +29,13 @@ APPEND_ONLY_TABLES = frozenset({"checkins_registration"})
 DATABASE_SET_COLUMNS = frozenset({"id", "recorded_at", "chain_previous", "chain_hash"})
 # Written only by the registrations' own trigger, as the owner (the chain heads, the
 # idempotency keys of a partitioned table).
-TRIGGER_WRITTEN_TABLES = frozenset({"checkins_registrationchainhead", "checkins_registrationkey"})
+TRIGGER_WRITTEN_TABLES = frozenset(
+    {"checkins_registrationchainhead", "checkins_registrationkey", "checkins_chaincut"}
+)
+# The NOLOGIN role whose members may drop expired months of registrations, through one
+# function only (checkins migration 0010); DATABASE_RETENTION_URL's user is made a member.
+RETENTION_GROUP = "clao_retention"
+RETENTION_FUNCTION = "clao_drop_expired_partitions(date)"
 # Readable by the application, changed only by migrations.
 READ_ONLY_TABLES = frozenset({"django_migrations"})
 
@@ -97,6 +103,24 @@ def grant_app_privileges(connection: BaseDatabaseWrapper, role: str) -> None:
         cursor.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {quote(schema)} TO {app}")
 
 
+def grant_retention_privileges(connection: BaseDatabaseWrapper, role: str) -> None:
+    """Makes `role` a member of clao_retention, which may EXECUTE the retention's function and
+    nothing else of the product: no privilege on any table (idempotent)."""
+    quote = connection.ops.quote_name
+    group = quote(RETENTION_GROUP)
+    with connection.cursor() as cursor:
+        if not _role_exists(cursor, RETENTION_GROUP):
+            cursor.execute(f"CREATE ROLE {group} NOLOGIN")
+        cursor.execute("SELECT current_database(), current_schema()")
+        database, schema = cursor.fetchone()
+        cursor.execute(f"GRANT CONNECT ON DATABASE {quote(database)} TO {group}")
+        cursor.execute(f"GRANT USAGE ON SCHEMA {quote(schema)} TO {group}")
+        cursor.execute(f"REVOKE ALL ON FUNCTION {RETENTION_FUNCTION} FROM PUBLIC")
+        cursor.execute(f"GRANT EXECUTE ON FUNCTION {RETENTION_FUNCTION} TO {group}")
+        if role != RETENTION_GROUP:
+            cursor.execute(f"GRANT {group} TO {quote(role)}")
+
+
 def setup_roles(using: str = "default", **kwargs) -> None:
     """After `migrate` on PostgreSQL: the application's (and retention's) privileges."""
     connection = connections[using]
@@ -106,6 +130,10 @@ def setup_roles(using: str = "default", **kwargs) -> None:
         password = unquote(urlparse(settings.DATABASE_URL).password or "")
         ensure_login_role(connection, settings.CLAO_DB_APP_ROLE, password)
         grant_app_privileges(connection, settings.CLAO_DB_APP_ROLE)
+    if settings.CLAO_DB_RETENTION_ROLE:
+        password = unquote(urlparse(settings.DATABASE_RETENTION_URL).password or "")
+        ensure_login_role(connection, settings.CLAO_DB_RETENTION_ROLE, password)
+        grant_retention_privileges(connection, settings.CLAO_DB_RETENTION_ROLE)
 
 
 def connect_post_migrate(sender) -> None:

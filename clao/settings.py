@@ -172,6 +172,8 @@ if CLAO_DATABASE_AS not in ("app", "owner", "retention"):
     raise ImproperlyConfigured("CLAO_DATABASE_AS must be app, owner or retention")
 # Only the retention command drops a month of registrations, with its own role (docs/security.md).
 DATABASE_RETENTION_URL = envstr("DATABASE_RETENTION_URL")
+# Registrations are kept this many years (the function that drops them refuses fewer than 7).
+CLAO_RETENTION_YEARS = envint("CLAO_RETENTION_YEARS", "7")
 # The role `migrate` grants the application's privileges to: DATABASE_URL's user, when the
 # owner connects separately.
 CLAO_DB_APP_ROLE = envstr("CLAO_DB_APP_ROLE") or (

@@ -1,4 +1,5 @@
 import os
+from datetime import date
 
 import pytest
 from django.test import Client
@@ -232,3 +233,17 @@ def inspector(db):
     from tests.factories import make_inspector
 
     return make_inspector(first_name="Inès", last_name="Lambert")
+
+
+# The oldest month the tests store registrations in (a history of 2020): the test database
+# then has about 8 years of monthly partitions, the shape of production's 7-year retention.
+OLDEST_TEST_MONTH = date(2019, 12, 1)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The months of history the tests load exist, as a history loader makes them exist."""
+    from checkins.partitions import ensure_months
+
+    with django_db_blocker.unblock():
+        ensure_months(OLDEST_TEST_MONTH)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import Person
 from accounts.niss import compact_niss, format_niss
 from checkins.chain import Break, rows_of, verify_worker
-from checkins.models import Registration, RegistrationChainHead, local_day_bounds
+from checkins.models import ChainCut, Registration, RegistrationChainHead, local_day_bounds
 
 PROBLEMS = {
     "content": "its content no longer gives its stored hash: it was changed after it was stored",
@@ -67,12 +67,15 @@ class Command(BaseCommand):
             )
             registrations = registrations.filter(worker_id__in=starts)
         heads = dict(RegistrationChainHead.objects.values_list("worker_id", "head_hash"))
+        # Where a chain starts once the retention dropped its oldest months: the hash of the
+        # last registration dropped (docs/security.md), "" for a chain kept whole.
+        cuts = dict(ChainCut.objects.values_list("worker_id", "hash"))
         breaks: list[Break] = []
         counted = workers = 0
         rows = rows_of(registrations.order_by("worker_id", "id"))
         for worker_id, chain in groupby(rows, key=lambda row: row.values["worker_id"]):
             workers += 1
-            previous = ""
+            previous = cuts.get(worker_id, "")
             if worker_id in starts:
                 chain = (row for row in chain if row.id >= starts[worker_id])
                 previous = (
@@ -80,7 +83,7 @@ class Command(BaseCommand):
                     .order_by("-id")
                     .values_list("chain_hash", flat=True)
                     .first()
-                ) or ""
+                ) or cuts.get(worker_id, "")
             chain = list(chain)
             counted += len(chain)
             breaks += verify_worker(chain, previous, heads.get(worker_id))

@@ -26,6 +26,7 @@ from django.utils import timezone
 from api.credentials import hash_token, issue_credential
 from api.models import Device
 from checkins.models import Registration
+from checkins.partitions import ensure_months
 from checkins.rules import open_in_state
 from checkins.services import Place, RegistrationRefused, latest_registration, register
 from employers.mandates import grant
@@ -372,6 +373,9 @@ class Command(BaseCommand):
             )
         )
         created = skipped = 0
+        if plan:
+            # History: its months must exist before it is stored (PostgreSQL's partitions).
+            ensure_months(min(planned.moment for planned in plan))
         for planned in plan:
             if planned.key in existing:
                 continue
