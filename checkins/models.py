@@ -404,6 +404,9 @@ class RegistrationKey(models.Model):
         verbose_name_plural = _("idempotency keys")
         indexes = [models.Index(fields=["registration_id"], name="registrationkey_registration")]
 
+    def __str__(self) -> str:
+        return f"{self.key_scope} {self.idempotency_key}: {self.registration_id}"
+
 
 class ChainCut(models.Model):
     """Where a worker's chain starts after the retention dropped its oldest months: the hash
@@ -423,3 +426,6 @@ class ChainCut(models.Model):
     class Meta:
         verbose_name = _("chain cut")
         verbose_name_plural = _("chain cuts")
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.hash}"

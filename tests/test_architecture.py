@@ -109,6 +109,7 @@ HISTORY_LOADERS = {
 FUNCTION_LEVEL_IMPORTS = {
     ("accounts/apps.py", "accounts.signals"): "ready() connects the receivers once models load",
     ("inspection/apps.py", "inspection.roles"): "ready() connects the IdP role hook",
+    ("checkins/apps.py", "checkins.partitions"): "ready() registers the months-ahead check",
     ("geo/migrations/0002_load_municipalities.py", "geo.loading"): "only when the migration runs",
 }
 

@@ -103,3 +103,16 @@ def test_it_finishes_the_sendings_of_links_that_nobody_watches_every_minute():
     assert int(job["command"][job["command"].index("--seconds") + 1]) < 60
     # The application's role and settings, like the web pods (not the owner's).
     assert job["envFrom"] == web["envFrom"]
+
+
+def test_it_creates_the_months_of_registrations_ahead_every_day_as_the_owner():
+    cronjob = by_kind("CronJob", "clao-ensurepartitions")["spec"]
+    job = cronjob["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    web = by_kind("Deployment", "clao-web")["spec"]["template"]["spec"]["containers"][0]
+    minute, hour, *every_day = cronjob["schedule"].split()
+    assert every_day == ["*", "*", "*"] and minute.isdigit() and hour.isdigit()
+    assert job["image"] == web["image"]
+    assert job["command"] == ["python", "manage.py", "ensurepartitions"]
+    env = {item["name"]: item for item in job["env"]}
+    assert env["DATABASE_OWNER_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_OWNER_URL"
+    assert env["DB_TRANSACTION_POOLING"]["value"] == "0"
