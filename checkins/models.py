@@ -16,6 +16,7 @@ from employers.numbers import format_enterprise_number
 from geo.addresses import format_address
 
 from .rules import reached_late
+from .windows import horizon
 
 
 class AppendOnlyError(Exception):
@@ -42,11 +43,24 @@ class RegistrationQuerySet(models.QuerySet):
         """Registrations of work, without the ONSS's corrections (stored as registrations too)."""
         return self.filter(corrects__isnull=True)
 
-    def in_force(self):
-        """Records that no correction has cancelled: what the open-IN rule looks at."""
-        return self.records().exclude(
-            corrections__correction_kind=Registration.CorrectionKind.CANCEL
+    def in_force(self, since=None, until=None):
+        """Records that no correction has cancelled: what the open-IN rule looks at.
+
+        `since` and `until` bound where cancellations are looked for: a cancellation is stored
+        after what it cancels, so from the oldest record asked for to the horizon
+        (checkins/partitions.py); on PostgreSQL only those months are then read."""
+        if since is None and until is None:
+            return self.records().exclude(
+                corrections__correction_kind=Registration.CorrectionKind.CANCEL
+            )
+        cancellations = Registration.objects.filter(
+            corrects=models.OuterRef("pk"), correction_kind=Registration.CorrectionKind.CANCEL
         )
+        if since is not None:
+            cancellations = cancellations.filter(recorded_at__gte=since)
+        if until is not None:
+            cancellations = cancellations.filter(recorded_at__lt=until)
+        return self.records().exclude(models.Exists(cancellations))
 
     def on_local_day(self, day: date):
         """Registrations of one day in Europe/Brussels (23 or 25 hours on DST days)."""
@@ -344,8 +358,14 @@ def attach_corrections(registrations: list["Registration"]) -> list["Registratio
     by_id = {registration.pk: registration for registration in registrations}
     found: dict[int, list[Registration]] = {pk: [] for pk in by_id}
     if by_id:
+        # A correction is stored after what it corrects: only the months from the oldest of
+        # these to now are read (checkins/partitions.py).
         corrections = (
-            Registration.objects.filter(corrects_id__in=list(by_id))
+            Registration.objects.filter(
+                corrects_id__in=list(by_id),
+                recorded_at__gte=min(r.recorded_at for r in registrations),
+                recorded_at__lt=horizon(),
+            )
             .select_related("worker", "employer", "acted_by")
             .order_by("recorded_at", "pk")
         )
@@ -406,6 +426,29 @@ class RegistrationKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_scope} {self.idempotency_key}: {self.registration_id}"
+
+
+class FirstRegistration(models.Model):
+    """Per worker, a time none of their registrations is older than: their first one, moved
+    forward by the retention. Written only by the registrations' insert trigger (checkins
+    migration 0010); read when a window of recent months falls short, to look only in the
+    months that hold the worker's history (checkins/partitions.py). Unused on SQLite."""
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("worker"),
+    )
+    recorded_at = models.DateTimeField(_("date and time"))
+
+    class Meta:
+        verbose_name = _("first registration")
+        verbose_name_plural = _("first registrations")
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.recorded_at:%Y-%m-%d %H:%M}"
 
 
 class ChainCut(models.Model):

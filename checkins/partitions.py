@@ -6,19 +6,91 @@ The months are created 12 ahead by `migrate` and every day by `manage.py ensurep
 (`ensure_months`). The retention (`manage.py purgeregistrations`) drops whole months older than
 CLAO_RETENTION_YEARS through the one function its role may run. SQLite has one plain table:
 every helper here does nothing there.
+
+The worker's pages read registrations between literal bounds of time, so that PostgreSQL plans
+and scans only those months (a query without a bound on recorded_at is planned over every
+month: 90 ms for the day list with 8 years of months, docs/scaling.md). A window of recent
+months comes first (`recent_since` to `horizon`); only when it falls short are the older
+months read, from the worker's first registration on (`older_history`), never every month.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core import checks
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, router
 from django.utils import timezone
+
+from .models import FirstRegistration, Registration, RegistrationKey
+from .windows import EARLIEST, month_start
 
 MONTHS_AHEAD = 12
 # Fewer months ahead than this and `manage.py check --database default` warns: the daily job
 # has not run for a month.
 MONTHS_AHEAD_WARNING = 2
+
+
+def history_start(worker_id: int, using: str = "default") -> datetime | None:
+    """A time none of the worker's registrations is older than (their first one), or None when
+    they have none: one read of checkins_firstregistration on PostgreSQL; on SQLite, EARLIEST.
+    Read only when a window falls short: the older months to read are from there on."""
+    if not is_partitioned(using):
+        return EARLIEST
+    return (
+        FirstRegistration.objects.using(using)
+        .filter(worker_id=worker_id)
+        .values_list("recorded_at", flat=True)
+        .first()
+    )
+
+
+def older_windows(worker_id: int, since: datetime, using: str = "default"):
+    """The windows to read, newest first, when the one from `since` fell short: the year
+    before it, then the rest of the worker's history. Nothing (and no query) until asked for
+    the first; nothing when the worker has no registration before `since`."""
+    first = history_start(worker_id, using)
+    if first is None or first >= since:
+        return
+    year_before = max(first, month_start(since - timedelta(days=335)))
+    yield year_before, since
+    if first < year_before:
+        yield first, year_before
+
+
+def stored_at(pk: int, using: str = "default") -> datetime | None:
+    """When registration `pk` was stored, or None when there is no such registration: on
+    PostgreSQL from checkins_registrationkey (one index read), so that the registration is
+    then read in its one month rather than looked for by id in every month."""
+    if is_partitioned(using):
+        found = RegistrationKey.objects.using(using).filter(registration_id=pk)
+    else:
+        found = Registration.objects.using(using).filter(pk=pk)
+    return next(iter(found.values_list("recorded_at", flat=True)[:1]), None)
+
+
+def by_id(queryset, pk: int):
+    """`queryset` narrowed to registration `pk`, in its one month (stored_at)."""
+    at = stored_at(pk, queryset.db)
+    return queryset.none() if at is None else queryset.filter(pk=pk, recorded_at=at)
+
+
+def id_under_key(scope: str, key: str, using: str | None = None) -> int | None:
+    """The id of the registration stored under an idempotency key, or None: on PostgreSQL from
+    the key table alone (every month's keys are there)."""
+    using = using or router.db_for_read(Registration)
+    model = RegistrationKey if is_partitioned(using) else Registration
+    column = "registration_id" if model is RegistrationKey else "pk"
+    found = model.objects.using(using).filter(key_scope=scope, idempotency_key=key)
+    return next(iter(found.values_list(column, flat=True)[:1]), None)
+
+
+def ids_under_keys(scope: str, keys: set[str], using: str | None = None) -> dict[str, int]:
+    """Each of these keys of one scope already used -> its registration's id (id_under_key)."""
+    using = using or router.db_for_read(Registration)
+    model = RegistrationKey if is_partitioned(using) else Registration
+    column = "registration_id" if model is RegistrationKey else "pk"
+    found = model.objects.using(using).filter(key_scope=scope, idempotency_key__in=keys)
+    return dict(found.values_list("idempotency_key", column))
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,14 @@ APPEND_ONLY_TABLES = frozenset({"checkins_registration"})
 # the application may not even name them in an INSERT.
 DATABASE_SET_COLUMNS = frozenset({"id", "recorded_at", "chain_previous", "chain_hash"})
 # Written only by the registrations' own trigger, as the owner (the chain heads, the
-# idempotency keys of a partitioned table).
+# idempotency keys of a partitioned table, each worker's first registration).
 TRIGGER_WRITTEN_TABLES = frozenset(
-    {"checkins_registrationchainhead", "checkins_registrationkey", "checkins_chaincut"}
+    {
+        "checkins_registrationchainhead",
+        "checkins_registrationkey",
+        "checkins_chaincut",
+        "checkins_firstregistration",
+    }
 )
 # The NOLOGIN role whose members may drop expired months of registrations, through one
 # function only (checkins migration 0010); DATABASE_RETENTION_URL's user is made a member.

@@ -13,7 +13,12 @@ A unique constraint on a partitioned table must contain the partition key, so th
 "one registration per (key_scope, idempotency_key)" lives in `checkins_registrationkey`,
 filled by an insert trigger running as the owner: a second use of a key is still a unique
 violation (IntegrityError) of the same statement. Lookups by key go through it, to one
-partition.
+partition; so do lookups by id alone (it holds each registration's recorded_at).
+
+`checkins_firstregistration` holds, per worker, a time no registration of theirs is older
+than (kept by the same trigger, moved forward by the retention): the worker's pages look in a
+window of recent months first and, only when it is short, in the older months that hold the
+worker's history (checkins/partitions.py), never in every month.
 
 Functions made here (docs/security.md):
 - `clao_ensure_registration_partitions(from_month, months_ahead)`: creates the missing months
@@ -37,6 +42,9 @@ ZONE = settings.TIME_ZONE
 # The floor of the retention, written into the function: no argument can move it.
 RETENTION_FLOOR = "7 years"
 MONTHS_AHEAD = 12
+# The window of the latest record in force, as checkins.partitions.recent_since and horizon.
+RECENT = "7 days"
+MARGIN = "1 hour"
 
 ENSURE = """
 CREATE OR REPLACE FUNCTION clao_ensure_registration_partitions(from_month date, months_ahead int)
@@ -118,6 +126,9 @@ BEGIN
         EXECUTE format(
             'DELETE FROM checkins_registrationkey k USING %%I r '
             'WHERE k.registration_id = r.id', p.partition);
+        -- Nothing of theirs is older than the month kept first now.
+        UPDATE checkins_firstregistration SET recorded_at = p.upper_bound
+            WHERE recorded_at < p.upper_bound;
         EXECUTE format('ALTER TABLE checkins_registration DETACH PARTITION %%I', p.partition);
         EXECUTE format('DROP TABLE %%I', p.partition);
         RETURN NEXT p.partition;
@@ -127,12 +138,23 @@ $$;
 REVOKE ALL ON FUNCTION clao_drop_expired_partitions(date) FROM PUBLIC;
 """ % {"zone": ZONE, "floor": RETENTION_FLOOR}
 
-# The global idempotency key, written as the owner (the application may only read it).
+# The global idempotency key and the worker's first registration, written as the owner (the
+# application may only read them).
 KEY_TRIGGER = """
 CREATE OR REPLACE FUNCTION checkins_registration_key() RETURNS trigger AS $$
 BEGIN
     INSERT INTO checkins_registrationkey (key_scope, idempotency_key, registration_id, recorded_at)
         VALUES (NEW.key_scope, NEW.idempotency_key, NEW.id, NEW.recorded_at);
+    -- Written only when this one is older (history loaded later): a live insert only reads.
+    IF NOT EXISTS (
+        SELECT 1 FROM checkins_firstregistration
+        WHERE worker_id = NEW.worker_id AND recorded_at <= NEW.recorded_at
+    ) THEN
+        INSERT INTO checkins_firstregistration (worker_id, recorded_at)
+            VALUES (NEW.worker_id, NEW.recorded_at)
+            ON CONFLICT (worker_id) DO UPDATE SET recorded_at = EXCLUDED.recorded_at
+            WHERE checkins_firstregistration.recorded_at > EXCLUDED.recorded_at;
+    END IF;
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT;
@@ -158,16 +180,14 @@ CREATE TRIGGER checkins_registration_30_key
 """
 
 # register()'s lock and read (0004, 0008), through the key table and bounded in time: the key's
-# registration is read in its own partition; the latest record in force is looked for in the
-# last two months first (the partitions of a few weeks), then, only if none is there, in the
-# whole history. Both answers are the same: anything outside the window is older.
+# registration is read in its own partition, the latest record in force by
+# clao_worker_latest_in_force.
 LOCK_AND_READ = """
 CREATE OR REPLACE FUNCTION clao_lock_worker_and_read(p_worker bigint, p_scope text, p_key text)
 RETURNS SETOF checkins_registration
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     k record;
-    since timestamptz := date_trunc('month', now() - interval '1 month');
 BEGIN
     PERFORM 1 FROM accounts_person WHERE id = p_worker FOR UPDATE;
     SELECT registration_id, recorded_at INTO k FROM checkins_registrationkey
@@ -176,31 +196,66 @@ BEGIN
         RETURN QUERY SELECT * FROM checkins_registration
             WHERE id = k.registration_id AND recorded_at = k.recorded_at;
     END IF;
-    RETURN QUERY SELECT * FROM clao_latest_in_force(p_worker, since);
-    IF NOT FOUND AND EXISTS (
-        SELECT 1 FROM checkins_registrationchainhead WHERE worker_id = p_worker
-    ) THEN
-        RETURN QUERY SELECT * FROM clao_latest_in_force(p_worker, '-infinity');
+    RETURN QUERY SELECT * FROM clao_worker_latest_in_force(p_worker);
+END;
+$$;
+"""
+
+# The worker's latest record in force (the lock-and-read, register_many): looked for from the
+# month of a week ago (checkins.partitions.recent_since) to the month after now (horizon); only
+# if none is there, in the year before, then in the rest of the worker's history (from their
+# first registration): never in every month. The answer is the one of the whole table:
+# anything outside a window is older. The bounds are variables, and every plan is made with
+# their values (force_custom_plan): only those months are planned and scanned.
+WORKER_LATEST_IN_FORCE = """
+CREATE OR REPLACE FUNCTION clao_worker_latest_in_force(p_worker bigint)
+RETURNS SETOF checkins_registration
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    local_now timestamp := now() AT TIME ZONE '%(zone)s';
+    since timestamptz := date_trunc('month', local_now - interval '%(recent)s')
+        AT TIME ZONE '%(zone)s';
+    horizon timestamptz := (date_trunc('month', local_now + interval '%(margin)s')
+        + interval '1 month') AT TIME ZONE '%(zone)s';
+    year_before timestamptz;
+    first timestamptz;
+BEGIN
+    RETURN QUERY SELECT * FROM clao_latest_in_force(p_worker, since, horizon, horizon);
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT recorded_at INTO first FROM checkins_firstregistration WHERE worker_id = p_worker;
+    IF first IS NULL OR first >= since THEN
+        RETURN;
+    END IF;
+    year_before := GREATEST(first, date_trunc('month', (since AT TIME ZONE '%(zone)s')
+        - interval '335 days') AT TIME ZONE '%(zone)s');
+    RETURN QUERY SELECT * FROM clao_latest_in_force(p_worker, year_before, since, horizon);
+    IF NOT FOUND AND first < year_before THEN
+        RETURN QUERY SELECT * FROM clao_latest_in_force(p_worker, first, year_before, horizon);
     END IF;
 END;
 $$;
 """
 
-# The worker's latest record in force since a time (the rule of `in_force()`): a correction is
-# not one, nor a registration that a cancellation refers to. A cancellation is stored after
-# what it cancels, so it lies in the same partition or a later one.
+# The worker's latest record in force stored in [p_since, p_until) (the rule of `in_force()`):
+# a correction is not one, nor a registration that a cancellation refers to. A cancellation is
+# stored after what it cancels, so it lies in [p_since, p_horizon).
 LATEST_IN_FORCE = """
-CREATE OR REPLACE FUNCTION clao_latest_in_force(p_worker bigint, p_since timestamptz)
+CREATE OR REPLACE FUNCTION clao_latest_in_force(
+    p_worker bigint, p_since timestamptz, p_until timestamptz, p_horizon timestamptz
+)
 RETURNS SETOF checkins_registration
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 BEGIN
     RETURN QUERY
         SELECT * FROM checkins_registration r
-        WHERE r.worker_id = p_worker AND r.corrects_id IS NULL AND r.recorded_at >= p_since
+        WHERE r.worker_id = p_worker AND r.corrects_id IS NULL
+          AND r.recorded_at >= p_since AND r.recorded_at < p_until
           AND NOT EXISTS (
               SELECT 1 FROM checkins_registration c
               WHERE c.corrects_id = r.id AND c.correction_kind = 'cancel'
-                AND c.recorded_at >= p_since)
+                AND c.recorded_at >= p_since AND c.recorded_at < p_horizon)
         ORDER BY r.recorded_at DESC, r.id DESC
         LIMIT 1;
 END;
@@ -209,7 +264,8 @@ $$;
 
 DROP_FUNCTIONS = """
 DROP FUNCTION IF EXISTS clao_lock_worker_and_read(bigint, text, text);
-DROP FUNCTION IF EXISTS clao_latest_in_force(bigint, timestamptz);
+DROP FUNCTION IF EXISTS clao_worker_latest_in_force(bigint);
+DROP FUNCTION IF EXISTS clao_latest_in_force(bigint, timestamptz, timestamptz, timestamptz);
 """
 
 CONVERT = """
@@ -256,6 +312,8 @@ SELECT clao_ensure_registration_partitions(
 INSERT INTO checkins_registration SELECT * FROM checkins_registration_old;
 INSERT INTO checkins_registrationkey (key_scope, idempotency_key, registration_id, recorded_at)
     SELECT key_scope, idempotency_key, id, recorded_at FROM checkins_registration_old;
+INSERT INTO checkins_firstregistration (worker_id, recorded_at)
+    SELECT worker_id, min(recorded_at) FROM checkins_registration_old GROUP BY worker_id;
 
 DO $$
 DECLARE
@@ -287,7 +345,10 @@ def forwards(apps, schema_editor):
     schema_editor.execute(CONVERT % {"zone": ZONE, "months_ahead": MONTHS_AHEAD}, params=None)
     schema_editor.execute("DROP TABLE checkins_registration_old", params=None)
     schema_editor.execute(KEY_TRIGGER + TRIGGERS, params=None)
-    schema_editor.execute(LATEST_IN_FORCE + LOCK_AND_READ, params=None)
+    windows = {"zone": ZONE, "recent": RECENT, "margin": MARGIN}
+    schema_editor.execute(
+        LATEST_IN_FORCE + WORKER_LATEST_IN_FORCE % windows + LOCK_AND_READ, params=None
+    )
 
 
 class Migration(migrations.Migration):
@@ -310,6 +371,17 @@ class Migration(migrations.Migration):
                 "verbose_name": "idempotency key",
                 "verbose_name_plural": "idempotency keys",
                 "indexes": [models.Index(fields=["registration_id"], name="registrationkey_registration")],
+            },
+        ),
+        migrations.CreateModel(
+            name="FirstRegistration",
+            fields=[
+                ("worker", models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name="+", serialize=False, to=settings.AUTH_USER_MODEL, verbose_name="worker")),
+                ("recorded_at", models.DateTimeField(verbose_name="date and time")),
+            ],
+            options={
+                "verbose_name": "first registration",
+                "verbose_name_plural": "first registrations",
             },
         ),
         migrations.CreateModel(
