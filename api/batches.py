@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Person
 from accounts.niss import compact_niss
 from checkins.models import Registration
+from checkins.partitions import ids_under_keys
 from checkins.services import Place, RegistrationRefused, RegistrationRequest, register_many
 from employers.ddt import parse_ddt
 from employers.models import Employer
@@ -168,12 +169,7 @@ def _store_batch(device: Device, items: list[RegistrationIn]) -> list[ItemResult
 
     # References already stored are answered first, whatever the item says now: a reader
     # resending after an outage gets "duplicate" (with the first id), not a refusal.
-    stored = dict(
-        Registration.objects.filter(
-            key_scope=device.key_scope,
-            idempotency_key__in={item.clientReference for item in items},
-        ).values_list("idempotency_key", "pk")
-    )
+    stored = ids_under_keys(device.key_scope, {item.clientReference for item in items})
 
     results = [
         ItemResult(index=index, clientReference=item.clientReference, status="refused")

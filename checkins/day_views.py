@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
+from django.db import router
 from django.db.models import (
     BigIntegerField,
     DateTimeField,
@@ -28,7 +29,9 @@ from clao.prepared import Prepared, Slot
 
 from .cards import render_cards
 from .models import Registration, attach_corrections, local_day_bounds, set_corrections
+from .partitions import history_start
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
+from .windows import RECENT_DAYS, horizon, next_month_start, recent_since
 
 # Only the form the date input and our own links send; date.fromisoformat alone would also
 # accept "20261128" or "2026-W48-6", which would then never match the URL we show.
@@ -81,20 +84,27 @@ def chosen_day(value: str | None, today: date) -> tuple[date, str]:
 
 
 def _day_and_neighbours_query() -> QuerySet:
-    """The query of day_and_neighbours, with the worker and the day's bounds as slots."""
+    """The query of day_and_neighbours, with the worker, the day's bounds and the windows of
+    the neighbours (literal bounds of time: PostgreSQL plans only those months) as slots."""
     owned = Registration.objects.records().filter(worker_id=Slot("worker", BigIntegerField()))
     start, end = Slot("start", DateTimeField()), Slot("end", DateTimeField())
-    before = owned.filter(recorded_at__lt=start).order_by("-recorded_at", "-pk")
-    after = owned.filter(recorded_at__gte=end).order_by("recorded_at", "pk")
+    recent, until = Slot("recent", DateTimeField()), Slot("horizon", DateTimeField())
+    # Each part with its window, also in the outer query: its id alone would be looked for in
+    # every month.
+    before_window = Q(recorded_at__gte=Slot("before_since", DateTimeField()), recorded_at__lt=start)
+    after_window = Q(recorded_at__gte=end, recorded_at__lt=Slot("after_until", DateTimeField()))
+    recent_window = Q(recorded_at__gte=recent, recorded_at__lt=until)
+    before = owned.filter(before_window).order_by("-recorded_at", "-pk")
+    after = owned.filter(after_window).order_by("recorded_at", "pk")
     # The latest record in force: a cancelled IN is not an open one.
-    latest = owned.in_force().order_by("-recorded_at", "-pk")
+    latest = owned.filter(recent_window).in_force(recent, until).order_by("-recorded_at", "-pk")
     return (
-        with_corrections_known(owned)
+        with_corrections_known(owned, Slot("corrections_since", DateTimeField()), until)
         .filter(
             Q(recorded_at__gte=start, recorded_at__lt=end)
-            | Q(pk=Subquery(before.values("pk")[:1]))
-            | Q(pk=Subquery(after.values("pk")[:1]))
-            | Q(pk=Subquery(latest.values("pk")[:1]))
+            | before_window & Q(pk=Subquery(before.values("pk")[:1]))
+            | after_window & Q(pk=Subquery(after.values("pk")[:1]))
+            | recent_window & Q(pk=Subquery(latest.values("pk")[:1]))
         )
         .order_by("-recorded_at", "-pk")
     )
@@ -111,9 +121,25 @@ def day_and_neighbours(
     registration just before the day, the one just after and the latest.
 
     The day is a range walk of the (worker, -recorded_at) index, each neighbour a LIMIT 1 walk
-    of it, however long the worker's history is. Only this worker's rows are ever read.
+    of it, however long the worker's history is. Only this worker's rows are ever read, and
+    only in the months of the day and of the windows (checkins/partitions.py): the neighbour
+    before in the month of a week before the day and after, the one after up to the month of a
+    week after it, the latest from the month of a week ago. A neighbour not found in its
+    window is looked for beyond it, in the months of the worker's history only (rare: a worker
+    away for weeks).
     """
-    rows = list(DAY_AND_NEIGHBOURS.objects(worker=worker.pk, start=start, end=end))
+    now = timezone.now()
+    windows = {
+        "recent": recent_since(now),
+        "horizon": horizon(now),
+        "before_since": recent_since(start),
+        "after_until": min(horizon(now), next_month_start(end + timedelta(days=RECENT_DAYS))),
+    }
+    windows["corrections_since"] = min(windows["before_since"], windows["recent"])
+    rows = list(DAY_AND_NEIGHBOURS.objects(worker=worker.pk, start=start, end=end, **windows))
+    shown = {r.pk for r in rows}
+    # A neighbour found beyond its window may be one of these already (the latest, a day's).
+    rows += [r for r in _beyond_windows(worker, start, end, rows, windows) if r.pk not in shown]
     day = [r for r in rows if start <= r.recorded_at < end]
     around = [r for r in rows if not start <= r.recorded_at < end]
     # The corrections shown inside their cards: one more query, only if the day has any; the
@@ -125,9 +151,51 @@ def day_and_neighbours(
     return day, around
 
 
-def with_corrections_known(registrations: QuerySet) -> QuerySet:
-    """Each registration knows whether it was corrected at all and whether it was cancelled."""
+def _beyond_windows(
+    worker, start: datetime, end: datetime, rows: list[Registration], windows: dict
+) -> list[Registration]:
+    """The neighbours the windows missed, each a LIMIT 1 query in the months beyond its window
+    that may hold it; no query when every window found its neighbour."""
+    until = windows["horizon"]
+    owned = Registration.objects.records().filter(worker=worker)
+    found = []
+    if windows["after_until"] < until and not any(
+        end <= r.recorded_at < windows["after_until"] for r in rows
+    ):
+        beyond = owned.filter(recorded_at__gte=windows["after_until"], recorded_at__lt=until)
+        found += with_corrections_known(beyond, windows["after_until"], until).order_by(
+            "recorded_at", "pk"
+        )[:1]
+    missing_before = not any(r.recorded_at < start for r in rows)
+    missing_latest = not any(r.recorded_at >= windows["recent"] and not r.cancelled for r in rows)
+    if not (missing_before or missing_latest):
+        return found
+    first = history_start(worker.pk, using=router.db_for_read(Registration))
+    if first is None:
+        return found
+    if missing_before and first < windows["before_since"]:
+        older = owned.filter(recorded_at__gte=first, recorded_at__lt=windows["before_since"])
+        found += with_corrections_known(older, first, until).order_by("-recorded_at", "-pk")[:1]
+    if missing_latest and first < windows["recent"]:
+        older = owned.filter(recorded_at__gte=first, recorded_at__lt=windows["recent"])
+        found += (
+            with_corrections_known(older, first, until)
+            .in_force(first, until)
+            .order_by("-recorded_at", "-pk")[:1]
+        )
+    # The same registration may be both.
+    return list({r.pk: r for r in found}.values())
+
+
+def with_corrections_known(registrations: QuerySet, since=None, until=None) -> QuerySet:
+    """Each registration knows whether it was corrected at all and whether it was cancelled;
+    corrections are looked for in [since, until) when given (they are stored after what they
+    correct)."""
     corrections = Registration.objects.filter(corrects=OuterRef("pk"))
+    if since is not None:
+        corrections = corrections.filter(recorded_at__gte=since)
+    if until is not None:
+        corrections = corrections.filter(recorded_at__lt=until)
     return registrations.annotate(
         corrected=Exists(corrections),
         cancelled=Exists(corrections.filter(correction_kind=Registration.CorrectionKind.CANCEL)),

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import router
 from django.db.models import BigIntegerField, DateTimeField
 from django.utils import timezone
 
@@ -12,10 +13,14 @@ from employers.numbers import format_enterprise_number
 from geo.addresses import format_address
 
 from .models import Registration
+from .partitions import older_windows
+from .windows import horizon, recent_since
 
 MAX_EMPLOYERS = 5
 MAX_DDT_REGISTRATIONS = 15
 MAX_ADDRESSES = 10
+# The saved addresses are the distinct ones of this many latest registrations at an address.
+MAX_ADDRESS_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,46 @@ def _worker() -> Slot:
     return Slot("worker", BigIntegerField())
 
 
+def _since() -> Slot:
+    return Slot("since", DateTimeField())
+
+
+def _horizon() -> Slot:
+    return Slot("horizon", DateTimeField())
+
+
+def _recent(worker, since, until):
+    """The worker's rows in [since, until), on PostgreSQL only in those months."""
+    return Registration.objects.filter(
+        worker_id=worker, recorded_at__gte=since, recorded_at__lt=until
+    )
+
+
+def _in_force(worker, since, until):
+    """The worker's records in force stored in [since, until), newest first (cancellations are
+    stored later: up to the horizon)."""
+    return _recent(worker, since, until).in_force(since, horizon()).order_by("-recorded_at", "-pk")
+
+
+def _addresses(worker, since, until):
+    return (
+        _recent(worker, since, until)
+        .exclude(postal_code="")
+        .order_by("-recorded_at")
+        .values_list("postal_code", "municipality", "street", "house_number", "box")
+    )
+
+
 # The form's queries, built and compiled once per process (clao/prepared.py): building and
-# compiling them cost more CPU than running them. Each reads only the worker's own rows.
+# compiling them cost more CPU than running them. Each reads only the worker's own rows, and
+# only in the window of recent months (checkins/partitions.py); the older months are read by
+# a query of its own when that window falls short.
 NUMBERS_USED = Prepared(
     lambda: (
         Registration.objects.filter(
-            worker_id=_worker(), recorded_at__gte=Slot("since", DateTimeField())
+            worker_id=_worker(),
+            recorded_at__gte=Slot("since", DateTimeField()),
+            recorded_at__lt=_horizon(),
         )
         .order_by("-recorded_at")
         .values_list("enterprise_number", "employer__name", "employer_name", "recorded_at")[:500]
@@ -58,26 +97,19 @@ CONTRACT_EMPLOYERS = Prepared(
 )
 RECENT = Prepared(
     lambda: (
-        Registration.objects.filter(worker_id=_worker())
-        .in_force()
+        _recent(_worker(), _since(), _horizon())
+        .in_force(_since(), _horizon())
         .order_by("-recorded_at", "-pk")[:MAX_DDT_REGISTRATIONS]
     )
 )
 LATEST = Prepared(
     lambda: (
-        Registration.objects.filter(worker_id=_worker())
-        .in_force()
+        _recent(_worker(), _since(), _horizon())
+        .in_force(_since(), _horizon())
         .order_by("-recorded_at", "-pk")[:1]
     )
 )
-ADDRESSES = Prepared(
-    lambda: (
-        Registration.objects.filter(worker_id=_worker())
-        .exclude(postal_code="")
-        .order_by("-recorded_at")
-        .values_list("postal_code", "municipality", "street", "house_number", "box")[:200]
-    )
-)
+ADDRESSES = Prepared(lambda: _addresses(_worker(), _since(), _horizon())[:MAX_ADDRESS_ROWS])
 
 
 def employer_options(worker) -> list[EmployerOption]:
@@ -90,7 +122,9 @@ def employer_options(worker) -> list[EmployerOption]:
     )
     # One query: this year's numbers, the most recent use first, with today's name of a known
     # employer, else the name noted at registration (empty for an employer ClaO does not know).
-    used = NUMBERS_USED.values(worker=worker.pk, since=min(year_start, recent_start))
+    used = NUMBERS_USED.values(
+        worker=worker.pk, since=min(year_start, recent_start), horizon=horizon(now)
+    )
     recent, this_year = {}, {}
     for number, known_name, noted_name, recorded_at in used:
         into = recent if recorded_at >= recent_start else this_year
@@ -110,13 +144,30 @@ def recent_registrations(worker) -> list:
     """The worker's last 15 registrations, newest first: the DDT history and the latest one
     (the open-IN rule) in one query. Records in force only: neither an ONSS correction nor a
     cancelled registration is the worker's latest."""
-    return list(RECENT.objects(worker=worker.pk))
+    rows = list(RECENT.objects(worker=worker.pk, since=recent_since(), horizon=horizon()))
+    for since, until in _older_windows(worker, len(rows) < MAX_DDT_REGISTRATIONS):
+        rows += _in_force(worker.pk, since, until)[: MAX_DDT_REGISTRATIONS - len(rows)]
+        if len(rows) == MAX_DDT_REGISTRATIONS:
+            break
+    return rows
 
 
 def latest_registration(worker):
     """The worker's latest record in force (as checkins.services.latest_registration), without
     its employer: what the quick OUT closes."""
-    return next(iter(LATEST.objects(worker=worker.pk)), None)
+    latest = LATEST.objects(worker=worker.pk, since=recent_since(), horizon=horizon())
+    found = next(iter(latest), None)
+    for since, until in _older_windows(worker, found is None):
+        if found := _in_force(worker.pk, since, until).first():
+            break
+    return found
+
+
+def _older_windows(worker, short: bool):
+    """The older windows to read when the recent one fell short (no query otherwise)."""
+    if not short:
+        return ()
+    return older_windows(worker.pk, recent_since(), router.db_for_read(Registration))
 
 
 def ddt_options(recent: list) -> list[str]:
@@ -160,5 +211,15 @@ class SavedAddress:
 
 def saved_addresses(worker) -> list[SavedAddress]:
     """Free addresses of the worker's earlier registrations, most recent first (option 1)."""
-    rows = ADDRESSES.values(worker=worker.pk)
+    rows = list(ADDRESSES.values(worker=worker.pk, since=recent_since(), horizon=horizon()))
+
+    # Older rows matter only when these are fewer than the rows read and give fewer addresses
+    # than are shown: then the answer is the same as reading the latest 200 at once.
+    def short() -> bool:
+        return len(rows) < MAX_ADDRESS_ROWS and len(set(rows)) < MAX_ADDRESSES
+
+    for since, until in _older_windows(worker, short()):
+        rows += _addresses(worker.pk, since, until)[: MAX_ADDRESS_ROWS - len(rows)]
+        if not short():
+            break
     return list(dict.fromkeys(SavedAddress(*row) for row in rows))[:MAX_ADDRESSES]

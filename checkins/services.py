@@ -6,6 +6,7 @@ corrections and the demo data all call `register`; nothing else creates `Registr
 idempotent per key, refusals with stable codes that each channel shows in its own way.
 """
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,9 @@ from employers.numbers import parse_enterprise_number
 
 from . import chain
 from .models import Registration, RegistrationKey
+from .partitions import older_windows
 from .rules import SwipeTiming, open_in_state, swipe_timing
+from .windows import horizon, recent_since
 
 # PostgreSQL's "permission denied" (SQLSTATE 42501).
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -330,7 +333,13 @@ def _register_one(request: RegistrationRequest) -> Registered:
         # From the table, never through `corrects.corrections` (a list may have cached them).
         cancellation = (
             Registration.objects.using(_write_db())
-            .filter(corrects=corrects, correction_kind=Registration.CorrectionKind.CANCEL)
+            .filter(
+                corrects=corrects,
+                correction_kind=Registration.CorrectionKind.CANCEL,
+                # Stored after what it cancels: only those months are read.
+                recorded_at__gte=corrects.recorded_at,
+                recorded_at__lt=horizon(),
+            )
             .first()
             if corrects is not None
             else None
@@ -567,19 +576,12 @@ def _write_db() -> str:
 LOCK_AND_READ = "SELECT * FROM clao_lock_worker_and_read(%s, %s, %s)"
 
 
-# Each worker's latest record in force (the rule of `in_force()`, as in migration 0008's
-# function): LATERAL makes it one walk down the index (worker, -recorded_at) per worker, whatever
-# the length of their history.
+# Each worker's latest record in force (the rule of `in_force()`), by the function of the
+# lock-and-read (checkins migration 0010): one walk down the index (worker, -recorded_at) per
+# worker in the recent months' partitions, older ones only for a worker with none there.
 LATEST_IN_FORCE = """
-SELECT r.* FROM unnest(%s::bigint[]) AS w(id) CROSS JOIN LATERAL (
-    SELECT * FROM checkins_registration r
-    WHERE r.worker_id = w.id AND r.corrects_id IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM checkins_registration c
-          WHERE c.corrects_id = r.id AND c.correction_kind = 'cancel')
-    ORDER BY r.recorded_at DESC, r.id DESC
-    LIMIT 1
-) AS r
+SELECT r.* FROM unnest(%s::bigint[]) AS w(id)
+CROSS JOIN LATERAL clao_worker_latest_in_force(w.id) AS r
 """
 
 
@@ -636,13 +638,21 @@ def _lock_and_read(
 
 
 def latest_registration(worker: Person) -> Registration | None:
-    """The worker's latest record in force (no correction, nothing cancelled)."""
-    return (
-        worker.registrations.in_force()
-        .select_related("employer")
-        .order_by("-recorded_at", "-pk")
-        .first()
-    )
+    """The worker's latest record in force (no correction, nothing cancelled): in the recent
+    months first, then in the older ones of the worker's history (checkins/partitions.py)."""
+    since, until = recent_since(), horizon()
+    using = router.db_for_read(Registration)
+    for start, end in itertools.chain([(since, until)], older_windows(worker.pk, since, using)):
+        found = (
+            worker.registrations.filter(recorded_at__gte=start, recorded_at__lt=end)
+            .in_force(start, until)
+            .select_related("employer")
+            .order_by("-recorded_at", "-pk")
+            .first()
+        )
+        if found is not None:
+            return found
+    return None
 
 
 def current_open_in(worker: Person, now: datetime | None = None):

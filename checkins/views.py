@@ -3,7 +3,8 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, CharField, DateTimeField
+from django.db import router
+from django.db.models import BigIntegerField, DateTimeField
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,8 +35,10 @@ from .history import (
     saved_addresses,
 )
 from .models import Registration
+from .partitions import by_id, id_under_key, older_windows, stored_at
 from .rules import open_in_state
 from .services import Place, RegistrationRefused, person_scope, register
+from .windows import recent_since
 
 QR_PARAM = "qr"
 # ?out_of= is an id of ours: anything longer than a bigint is not one.
@@ -44,17 +47,31 @@ MAX_ID = 2**63 - 1
 
 
 # The confirmation a check-in leads to, read by queries compiled once (clao/prepared.py).
+# Both are read in the months they need only (checkins/partitions.py): the registration at its
+# time, read from the key table first; the record before it from the month of a week before.
 REGISTRATION_OF_WORKER = Prepared(
     lambda: Registration.objects.filter(
-        worker_id=Slot("worker", BigIntegerField()), pk=Slot("pk", BigIntegerField())
+        worker_id=Slot("worker", BigIntegerField()),
+        pk=Slot("pk", BigIntegerField()),
+        recorded_at=Slot("at", DateTimeField()),
     )[:1]
 )
-RECORD_BEFORE = Prepared(
-    lambda: (
-        Registration.objects.filter(worker_id=Slot("worker", BigIntegerField()))
+
+
+def _records_before(worker, since, moment):
+    return (
+        Registration.objects.filter(worker_id=worker)
         .records()
-        .filter(recorded_at__lt=Slot("moment", DateTimeField()))
+        .filter(recorded_at__gte=since, recorded_at__lt=moment)
         .order_by("-recorded_at")[:1]
+    )
+
+
+RECORD_BEFORE = Prepared(
+    lambda: _records_before(
+        Slot("worker", BigIntegerField()),
+        Slot("since", DateTimeField()),
+        Slot("moment", DateTimeField()),
     )
 )
 
@@ -64,7 +81,8 @@ def _get_registration(request: HttpRequest, pk: int) -> Registration:
     if pk > MAX_ID:
         # No such id (the ORM says so by itself; a bigint parameter would be refused).
         raise Http404
-    found = REGISTRATION_OF_WORKER.objects(worker=request.user.pk, pk=pk)
+    at = stored_at(pk, router.db_for_read(Registration))
+    found = REGISTRATION_OF_WORKER.objects(worker=request.user.pk, pk=pk, at=at) if at else ()
     registration = next(iter(found), None)
     if registration is None:
         raise Http404
@@ -215,21 +233,14 @@ def _typed_employer(typed: str, employers: list[EmployerOption]) -> EmployerOpti
     return EmployerOption.of(employer) if employer else None
 
 
-# Compiled once per process (clao/prepared.py): the quick OUT asks it on every tap.
-STORED_UNDER_KEY = Prepared(
-    lambda: Registration.objects.filter(
-        key_scope=Slot("scope", CharField()), idempotency_key=Slot("key", CharField())
-    )[:1]
-)
-
-
-def _already_stored(request: HttpRequest, token: str) -> Registration | None:
+def _already_stored(request: HttpRequest, token: str) -> int | None:
+    """The id of the registration this token already stored (the quick OUT asks on every tap):
+    on PostgreSQL from the key table alone, not looked for in every month."""
     try:
         token = str(uuid.UUID(token))
     except ValueError:
         return None
-    stored = STORED_UNDER_KEY.objects(scope=person_scope(request.user), key=token)
-    return next(iter(stored), None)
+    return id_under_key(person_scope(request.user), token)
 
 
 def _start_employer(request: HttpRequest) -> Employer | None:
@@ -248,7 +259,7 @@ def _initial(request: HttpRequest, start: Employer | None, employers: list[Emplo
     # "Vous arrêtez de travailler ?" without a position: the OUT of that IN, pre-filled.
     closing = request.GET.get("out_of", "")
     if closing.isascii() and closing.isdigit() and len(closing) <= MAX_ID_DIGITS:
-        open_in = request.user.registrations.filter(pk=int(closing), kind="IN").first()
+        open_in = by_id(request.user.registrations.filter(kind="IN"), int(closing)).first()
         if open_in is not None:
             initial |= {
                 "kind": Registration.Kind.OUT,
@@ -287,14 +298,15 @@ def quick_out(request: HttpRequest) -> HttpResponse:
     """ "Vous arrêtez de travailler ?": the OUT of the open (or forgotten) IN, at once."""
     form = QuickOutForm(request.POST)
     if stored := _already_stored(request, request.POST.get("client_token", "")):
-        return redirect("registration_detail", pk=stored.pk)
+        return redirect("registration_detail", pk=stored)
     latest = latest_registration(request.user)
     state = open_in_state(latest, timezone.now())
     shown = form.fields["closes"].to_python_or_none(request.POST.get("closes"))
     if state.registration is None or (shown is not None and shown != state.registration.pk):
         # The IN this page showed is no longer the open one (another tab, another phone
         # closed it): show what came after it rather than store a second OUT.
-        if shown is not None and request.user.registrations.filter(pk=shown, kind="IN").exists():
+        ins = request.user.registrations.filter(kind="IN")
+        if shown is not None and by_id(ins, shown).exists():
             return redirect("registration_detail", pk=latest.pk)
         return redirect("home")
     open_in = state.registration
@@ -327,8 +339,16 @@ def quick_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def registration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     registration = _get_registration(request, pk)
-    before = RECORD_BEFORE.objects(worker=request.user.pk, moment=registration.recorded_at)
+    moment = registration.recorded_at
+    since = recent_since(moment)
+    before = RECORD_BEFORE.objects(worker=request.user.pk, since=since, moment=moment)
     previous = next(iter(before), None)
+    if previous is None:
+        # Beyond the window: in the older months of the worker's history only.
+        using = router.db_for_read(Registration)
+        for older, until in older_windows(request.user.pk, since, using):
+            if previous := next(iter(_records_before(request.user.pk, older, until)), None):
+                break
     context = {
         "registration": registration,
         "previous": previous,

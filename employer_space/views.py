@@ -23,6 +23,7 @@ from api.credentials import issue_credential, revoke_credential
 from checkins.models import Registration, attach_corrections
 from checkins.rules import open_in_state
 from checkins.services import Place, RegistrationRefused, register
+from checkins.windows import horizon
 from employers import scoping
 from employers.declarations import DeclarationRefused, check_address, create_declaration
 from employers.imports import import_contracts, import_declarations
@@ -137,16 +138,20 @@ def _flags(rows) -> dict[int, str]:
     if not workers:
         return {}
     # Each worker's latest record in force (the worker's rule: a cancelled IN is not open), in
-    # one bounded query (not their whole history).
+    # one bounded query (not their whole history). Only a latest one among these rows gets a
+    # flag: it is looked for from the oldest of them on, in those months only (on PostgreSQL
+    # a month is a partition, checkins/partitions.py).
+    since, until = min(row.recorded_at for row in rows), horizon()
+    window = Q(recorded_at__gte=since, recorded_at__lt=until)
     latest_pk = (
-        Registration.objects.filter(worker_id=OuterRef("worker_id"))
-        .in_force()
+        Registration.objects.filter(window, worker_id=OuterRef("worker_id"))
+        .in_force(since, until)
         .order_by("-recorded_at", "-pk")
         .values("pk")[:1]
     )
-    latest = Registration.objects.filter(worker_id__in=workers, pk=Subquery(latest_pk)).only(
-        "pk", "worker_id", "kind", "recorded_at"
-    )
+    latest = Registration.objects.filter(
+        window, worker_id__in=workers, pk=Subquery(latest_pk)
+    ).only("pk", "worker_id", "kind", "recorded_at")
     now = timezone.now()
     flags = {}
     for registration in latest:

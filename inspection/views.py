@@ -16,7 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import Person
 from checkins.models import Registration, attach_corrections
+from checkins.partitions import by_id
 from checkins.services import Place, RegistrationRefused
+from checkins.windows import horizon
 
 from . import search
 from .access import accesses_by, log_access
@@ -38,8 +40,9 @@ def _page_number(request: HttpRequest) -> int:
 
 def _get_registration(request: HttpRequest, pk: int) -> Registration:
     """A registration through the inspector's scope (404 outside it)."""
+    # In its one month (checkins/partitions.py), not looked for by id in every month.
     registration = get_object_or_404(
-        registrations_for(request.inspector_role).select_related("worker", "employer"), pk=pk
+        by_id(registrations_for(request.inspector_role).select_related("worker", "employer"), pk)
     )
     return attach_corrections([registration])[0]
 
@@ -103,6 +106,9 @@ def export_csv(request: HttpRequest) -> HttpResponse:
         Registration.objects.filter(
             corrects_id__in=[row[0] for row in rows],
             correction_kind=Registration.CorrectionKind.CANCEL,
+            # Stored after what they cancel: only the months from the oldest row on are read.
+            recorded_at__gte=min((row[1] for row in rows), default=horizon()),
+            recorded_at__lt=horizon(),
         ).values_list("corrects_id", flat=True)
     )
     log_access(
@@ -249,10 +255,11 @@ def correct_registration(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def proof(request: HttpRequest, pk: int) -> HttpResponse:
     """The proof of a correction, to inspectors only (never a public URL)."""
-    found = get_object_or_404(
-        CorrectionProof.objects.filter(correction__in=registrations_for(request.inspector_role)),
-        pk=pk,
-    )
+    found = get_object_or_404(CorrectionProof, pk=pk)
+    # Its correction within the inspector's scope, read in its one month (not a semi-join
+    # over every month).
+    if not by_id(registrations_for(request.inspector_role), found.correction_id).exists():
+        raise Http404("no such proof")
     try:
         handle = proof_storage().open(found.file_name, "rb")
     except FileNotFoundError:
