@@ -205,12 +205,11 @@ $$;
 # month of a week ago (checkins.partitions.recent_since) to the month after now (horizon); only
 # if none is there, in the year before, then in the rest of the worker's history (from their
 # first registration): never in every month. The answer is the one of the whole table:
-# anything outside a window is older. The bounds are variables, and every plan is made with
-# their values (force_custom_plan): only those months are planned and scanned.
+# anything outside a window is older.
 WORKER_LATEST_IN_FORCE = """
 CREATE OR REPLACE FUNCTION clao_worker_latest_in_force(p_worker bigint)
 RETURNS SETOF checkins_registration
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     local_now timestamp := now() AT TIME ZONE '%(zone)s';
     since timestamptz := date_trunc('month', local_now - interval '%(recent)s')
@@ -240,7 +239,10 @@ $$;
 
 # The worker's latest record in force stored in [p_since, p_until) (the rule of `in_force()`):
 # a correction is not one, nor a registration that a cancellation refers to. A cancellation is
-# stored after what it cancels, so it lies in [p_since, p_horizon).
+# stored after what it cancels, so it lies in [p_since, p_horizon). Planned at each call with
+# the bounds' values (force_custom_plan: 0.4 ms): only their months are planned, and the plan
+# walks the worker's index. A generic plan would be cached but chosen blind to the values: it
+# walked the month's time index, every worker's rows.
 LATEST_IN_FORCE = """
 CREATE OR REPLACE FUNCTION clao_latest_in_force(
     p_worker bigint, p_since timestamptz, p_until timestamptz, p_horizon timestamptz
