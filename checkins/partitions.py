@@ -118,6 +118,23 @@ def ensure_months(
         return cursor.fetchone()[0]
 
 
+def ensure_month(moment: date | datetime, using: str = "default") -> int:
+    """Creates the one month of `moment` if it is missing (a loader of a few registrations of
+    an old month, the tests' history); 1 when it was created."""
+    if not is_partitioned(using):
+        return 0
+    if isinstance(moment, datetime):
+        moment = timezone.localtime(moment).date()
+    today = timezone.localdate()
+    # The function creates through this month + months_ahead: here, through `moment`'s month.
+    ahead = (moment.year - today.year) * 12 + moment.month - today.month
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT clao_ensure_registration_partitions(%s, %s)", [moment.replace(day=1), ahead]
+        )
+        return cursor.fetchone()[0]
+
+
 def partitions(using: str = "default") -> list[Partition]:
     """Every month of registrations, oldest first."""
     if not is_partitioned(using):

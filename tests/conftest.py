@@ -1,5 +1,5 @@
 import os
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
@@ -235,15 +235,14 @@ def inspector(db):
     return make_inspector(first_name="Inès", last_name="Lambert")
 
 
-# The oldest month the tests store registrations in (a history of 2020): the test database
-# then has about 8 years of monthly partitions, the shape of production's 7-year retention.
-OLDEST_TEST_MONTH = date(2019, 12, 1)
-
-
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The months of history the tests load exist, as a history loader makes them exist."""
+    """The months of the last weeks exist whatever the day (a test's "two days ago" on the 1st);
+    `migrate` made this month through 12 ahead. Older months are made by the tests that store
+    registrations there (tests.factories.make_registration, checkins.partitions.ensure_month),
+    inside their transaction: every other test runs with a few months, not 8 years of them
+    (TRUNCATE after a transactional test and each plan grow with them)."""
     from checkins.partitions import ensure_months
 
     with django_db_blocker.unblock():
-        ensure_months(OLDEST_TEST_MONTH)
+        ensure_months(date.today() - timedelta(days=62))

@@ -14,6 +14,7 @@ from accounts.models import Person
 from api.credentials import issue_credential
 from api.models import Device
 from checkins.models import Registration
+from checkins.partitions import ensure_month
 from checkins.services import Place, register
 from employers.mandates import grant
 from employers.models import Employer, Mandate, WorkDeclaration
@@ -78,6 +79,9 @@ def make_registration(
         )
     if place.longitude is not None and not isinstance(place.longitude, Decimal):
         place = Place(**{**place.__dict__, "longitude": Decimal(str(place.longitude))})
+    if when is not None:
+        # History: its month exists first, as a history loader makes it exist.
+        ensure_month(when)
     return register(
         worker=worker,
         kind=kind,

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from accounts.models import Person
 from checkins.models import AppendOnlyError, Registration
+from checkins.partitions import ensure_month
 from employers.ddt import parse_ddt
 from employers.models import Employer, WorkDeclaration
 from employers.numbers import EnterpriseNumber, parse_enterprise_number
@@ -45,6 +46,9 @@ def registration(worker, employer, **fields) -> Registration:
         "key_scope": "test",
         "idempotency_key": str(uuid.uuid4()),
     }
+    if "recorded_at" in fields:
+        # History: its month exists first (PostgreSQL's monthly partitions).
+        ensure_month(fields["recorded_at"])
     return Registration(**(values | fields))
 
 

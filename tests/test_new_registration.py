@@ -13,6 +13,7 @@ from pytest_django.asserts import assertInHTML
 
 from accounts.models import Person
 from checkins.models import Registration
+from checkins.partitions import ensure_month
 from employers.models import Contract, Employer, WorkDeclaration
 from tests.factories import make_registration
 from tests.pages import (
@@ -575,6 +576,8 @@ def test_it_shows_a_complete_confirmation(client, anne, nsi):
     register(anne, datetime(2024, 6, 25, 15, 42, tzinfo=BRUSSELS), kind="OUT")
     client.force_login(anne)
     moment = datetime(2024, 7, 1, 13, 33, tzinfo=BRUSSELS)
+    # The registration is stored "now" in July 2024: that month exists as the current one would.
+    ensure_month(moment)
     with time_machine.travel(moment, tick=False):
         response = submit(client, kind="IN", ddt_choice="other", ddt_number="1Y1002V9KLZ6Z", **GPS)
         page = text(client.get(response["Location"]))

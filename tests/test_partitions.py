@@ -15,7 +15,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from checkins.models import ChainCut, Registration, RegistrationKey, local_day_bounds
-from checkins.partitions import ensure_months, partitions, retention_cutoff
+from checkins.partitions import ensure_month, ensure_months, partitions, retention_cutoff
 from checkins.services import person_scope, register
 from clao.dbroles import grant_app_privileges, grant_retention_privileges
 from tests.conftest import APP_ROLE, make_db_role
@@ -121,13 +121,15 @@ def test_it_keeps_one_registration_per_key_across_months(anne, nsi):
 
 
 def test_it_creates_missing_months_and_is_idempotent(db):
-    assert month_name(date(2015, 3, 1)) not in {p.name for p in partitions()}
+    before = {p.name for p in partitions()}
+    assert month_name(date(2015, 3, 1)) not in before
     out = StringIO()
     call_command("ensurepartitions", "--since", "2015-01-01", stdout=out)
     created = int(out.getvalue().split()[0])
-    assert created == len(months_between(date(2015, 1, 1), date(2019, 11, 1)))
-    names = {p.name for p in partitions()}
-    assert {month_name(date(2015, 1, 1)), month_name(date(2019, 11, 1))} <= names
+    last = (timezone.localdate().replace(day=1) + timedelta(days=366)).replace(day=1)
+    every = {month_name(month) for month in months_between(date(2015, 1, 1), last)}
+    assert created == len(every - before)
+    assert every <= {p.name for p in partitions()}
     assert ensure_months(date(2015, 1, 1)) == 0
     # A new month refuses TRUNCATE like the others (statement triggers are not inherited).
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -136,8 +138,9 @@ def test_it_creates_missing_months_and_is_idempotent(db):
 
 @pytest.fixture
 def old_history(anne, nsi):
-    """Anne's registrations of 2019 (more than 7 years ago), 2020 and now, in time order."""
-    ensure_months(date(2019, 1, 1))
+    """Anne's registrations of 2019 (more than 7 years ago), 2020 and now, in time order; their
+    months are made by make_registration, with the month where the retention's cutoff falls."""
+    ensure_month(retention_cutoff(7))
     stored = [
         make_registration(anne, "IN", datetime(2019, 3, 4, 7, tzinfo=UTC)),
         make_registration(anne, "OUT", datetime(2019, 4, 4, 15, tzinfo=UTC)),
@@ -159,10 +162,13 @@ def test_it_lists_the_expired_months_without_dropping_them(old_history):
 
 
 def test_it_drops_only_the_months_older_than_seven_years(old_history):
-    out = purge("--apply")
     cutoff = retention_cutoff(7)
-    assert f"{len(months_between(date(2019, 1, 1), cutoff - timedelta(days=1)))} months" in out
+    expired = [p.name for p in partitions() if p.upper <= local_day_bounds(cutoff)[0]]
+    assert {month_name(date(2019, 3, 1)), month_name(date(2019, 4, 1))} <= set(expired)
+    out = purge("--apply")
+    assert f"{len(expired)} months" in out
     names = {p.name for p in partitions()}
+    assert not set(expired) & names
     assert month_name(date(2019, 4, 1)) not in names
     assert month_name(cutoff) in names
     kept = list(Registration.objects.order_by("id"))
