@@ -29,7 +29,7 @@ from clao.prepared import Prepared, Slot
 
 from .cards import render_cards
 from .models import Registration, attach_corrections, local_day_bounds, set_corrections
-from .partitions import history_start
+from .partitions import history_starts
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
 from .windows import RECENT_DAYS, horizon, next_month_start, recent_since
 
@@ -170,7 +170,7 @@ def _beyond_windows(
     missing_latest = not any(r.recorded_at >= windows["recent"] and not r.cancelled for r in rows)
     if not (missing_before or missing_latest):
         return found
-    first = history_start(worker.pk, using=router.db_for_read(Registration))
+    first = history_starts(worker.pk, using=router.db_for_read(Registration))[0]
     if first is None:
         return found
     if missing_before and first < windows["before_since"]:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import router
-from django.db.models import BigIntegerField, DateTimeField
+from django.db.models import BigIntegerField, DateTimeField, Subquery
 from django.utils import timezone
 
 from clao.prepared import Prepared, Slot
@@ -12,15 +12,16 @@ from employers.models import Employer
 from employers.numbers import format_enterprise_number
 from geo.addresses import format_address
 
-from .models import Registration
-from .partitions import older_windows
-from .windows import horizon, recent_since
+from .models import FirstRegistration, Registration
+from .partitions import history_starts, is_partitioned
+from .windows import horizon, recent_since, windows_before
 
 MAX_EMPLOYERS = 5
 MAX_DDT_REGISTRATIONS = 15
 MAX_ADDRESSES = 10
 # The saved addresses are the distinct ones of this many latest registrations at an address.
 MAX_ADDRESS_ROWS = 200
+ADDRESS_FIELDS = ("postal_code", "municipality", "street", "house_number", "box")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _addresses(worker, since, until):
         _recent(worker, since, until)
         .exclude(postal_code="")
         .order_by("-recorded_at")
-        .values_list("postal_code", "municipality", "street", "house_number", "box")
+        .values_list(*ADDRESS_FIELDS)
     )
 
 
@@ -95,10 +96,20 @@ NUMBERS_USED = Prepared(
 CONTRACT_EMPLOYERS = Prepared(
     lambda: Employer.objects.filter(contracts__worker_id=_worker()).order_by("pk").distinct()
 )
+
+
+def _first(column: str) -> Subquery:
+    """The worker's first registration (checkins_firstregistration), read once by the query
+    that may fall short: when it does, no query more tells whether older months hold more."""
+    first = FirstRegistration.objects.filter(worker_id=_worker()).values(column)[:1]
+    return Subquery(first, output_field=DateTimeField())
+
+
 RECENT = Prepared(
     lambda: (
         _recent(_worker(), _since(), _horizon())
         .in_force(_since(), _horizon())
+        .annotate(first_recorded_at=_first("recorded_at"))
         .order_by("-recorded_at", "-pk")[:MAX_DDT_REGISTRATIONS]
     )
 )
@@ -109,7 +120,13 @@ LATEST = Prepared(
         .order_by("-recorded_at", "-pk")[:1]
     )
 )
-ADDRESSES = Prepared(lambda: _addresses(_worker(), _since(), _horizon())[:MAX_ADDRESS_ROWS])
+ADDRESSES = Prepared(
+    lambda: (
+        _addresses(_worker(), _since(), _horizon())
+        .annotate(first_address_at=_first("first_address_at"))
+        .values_list(*ADDRESS_FIELDS, "first_address_at")[:MAX_ADDRESS_ROWS]
+    )
+)
 
 
 def employer_options(worker) -> list[EmployerOption]:
@@ -145,7 +162,8 @@ def recent_registrations(worker) -> list:
     (the open-IN rule) in one query. Records in force only: neither an ONSS correction nor a
     cancelled registration is the worker's latest."""
     rows = list(RECENT.objects(worker=worker.pk, since=recent_since(), horizon=horizon()))
-    for since, until in _older_windows(worker, len(rows) < MAX_DDT_REGISTRATIONS):
+    first = rows[0].first_recorded_at if rows else _UNREAD
+    for since, until in _older_windows(worker, len(rows) < MAX_DDT_REGISTRATIONS, first):
         rows += _in_force(worker.pk, since, until)[: MAX_DDT_REGISTRATIONS - len(rows)]
         if len(rows) == MAX_DDT_REGISTRATIONS:
             break
@@ -163,11 +181,20 @@ def latest_registration(worker):
     return found
 
 
-def _older_windows(worker, short: bool):
-    """The older windows to read when the recent one fell short (no query otherwise)."""
+# The first registration was not read with the window's rows (the window was empty).
+_UNREAD = object()
+
+
+def _older_windows(worker, short: bool, first=_UNREAD, addresses: bool = False):
+    """The older windows to read when the recent one fell short (no query otherwise): up to the
+    worker's first registration (at an address, for `addresses`), as the window's query read it,
+    else read here (an empty window). SQLite keeps no first registration: from EARLIEST."""
     if not short:
         return ()
-    return older_windows(worker.pk, recent_since(), router.db_for_read(Registration))
+    using = router.db_for_read(Registration)
+    if first is _UNREAD or not is_partitioned(using):
+        first = history_starts(worker.pk, using)[1 if addresses else 0]
+    return windows_before(first, recent_since())
 
 
 def ddt_options(recent: list) -> list[str]:
@@ -211,14 +238,16 @@ class SavedAddress:
 
 def saved_addresses(worker) -> list[SavedAddress]:
     """Free addresses of the worker's earlier registrations, most recent first (option 1)."""
-    rows = list(ADDRESSES.values(worker=worker.pk, since=recent_since(), horizon=horizon()))
+    found = list(ADDRESSES.values(worker=worker.pk, since=recent_since(), horizon=horizon()))
+    first = found[0][-1] if found else _UNREAD
+    rows = [row[:-1] for row in found]
 
     # Older rows matter only when these are fewer than the rows read and give fewer addresses
     # than are shown: then the answer is the same as reading the latest 200 at once.
     def short() -> bool:
         return len(rows) < MAX_ADDRESS_ROWS and len(set(rows)) < MAX_ADDRESSES
 
-    for since, until in _older_windows(worker, short()):
+    for since, until in _older_windows(worker, short(), first, addresses=True):
         rows += _addresses(worker.pk, since, until)[: MAX_ADDRESS_ROWS - len(rows)]
         if not short():
             break

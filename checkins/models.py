@@ -442,6 +442,9 @@ class FirstRegistration(models.Model):
         verbose_name=_("worker"),
     )
     recorded_at = models.DateTimeField(_("date and time"))
+    # The same for their registrations at an address (the form's saved addresses): None when
+    # they have none.
+    first_address_at = models.DateTimeField(_("first at an address"), null=True)
 
     class Meta:
         verbose_name = _("first registration")

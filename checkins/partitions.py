@@ -15,14 +15,14 @@ months read, from the worker's first registration on (`older_history`), never ev
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.core import checks
 from django.db import DatabaseError, connections, router
 from django.utils import timezone
 
 from .models import FirstRegistration, Registration, RegistrationKey
-from .windows import EARLIEST, month_start
+from .windows import EARLIEST, windows_before
 
 MONTHS_AHEAD = 12
 # Fewer months ahead than this and `manage.py check --database default` warns: the daily job
@@ -30,31 +30,21 @@ MONTHS_AHEAD = 12
 MONTHS_AHEAD_WARNING = 2
 
 
-def history_start(worker_id: int, using: str = "default") -> datetime | None:
-    """A time none of the worker's registrations is older than (their first one), or None when
-    they have none: one read of checkins_firstregistration on PostgreSQL; on SQLite, EARLIEST.
-    Read only when a window falls short: the older months to read are from there on."""
+def history_starts(worker_id: int, using: str = "default") -> tuple[datetime, datetime | None]:
+    """Times none of the worker's registrations, and none of those at an address, is older than
+    (their first ones), or None when they have none: one read of checkins_firstregistration on
+    PostgreSQL; on SQLite, EARLIEST. Read only when a window falls short: the older months to
+    read are from there on."""
     if not is_partitioned(using):
-        return EARLIEST
-    return (
-        FirstRegistration.objects.using(using)
-        .filter(worker_id=worker_id)
-        .values_list("recorded_at", flat=True)
-        .first()
-    )
+        return EARLIEST, EARLIEST
+    found = FirstRegistration.objects.using(using).filter(worker_id=worker_id)
+    return next(iter(found.values_list("recorded_at", "first_address_at")), (None, None))
 
 
 def older_windows(worker_id: int, since: datetime, using: str = "default"):
-    """The windows to read, newest first, when the one from `since` fell short: the year
-    before it, then the rest of the worker's history. Nothing (and no query) until asked for
-    the first; nothing when the worker has no registration before `since`."""
-    first = history_start(worker_id, using)
-    if first is None or first >= since:
-        return
-    year_before = max(first, month_start(since - timedelta(days=335)))
-    yield year_before, since
-    if first < year_before:
-        yield first, year_before
+    """The windows before `since` that hold the worker's registrations (windows_before), their
+    first registration read only when the first window is asked for."""
+    yield from windows_before(history_starts(worker_id, using)[0], since)
 
 
 def stored_at(pk: int, using: str = "default") -> datetime | None:

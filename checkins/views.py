@@ -135,7 +135,7 @@ def new_registration(request: HttpRequest) -> HttpResponse:
                 return redirect("registration_detail", pk=registration.pk)
         elif (stored := _already_stored(request, request.POST.get("client_token", ""))) is not None:
             # A resubmission of a stored form that no longer validates: show what was stored.
-            return redirect("registration_detail", pk=stored.pk)
+            return redirect("registration_detail", pk=stored)
     start = _start_employer(request)
     recent = recent_registrations(worker)
     options = _options(worker, start, recent)

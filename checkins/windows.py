@@ -5,7 +5,7 @@ without a bound on recorded_at is planned over every month: 90 ms for the day li
 years of months (docs/scaling.md). Django's psycopg backend writes the values into the SQL, so
 with these literal bounds PostgreSQL plans and scans only the months they cover. A window of
 recent months comes first (`recent_since` to `horizon`); only when it falls short are older
-months read (checkins.partitions.older_windows).
+months read (`windows_before`).
 """
 
 from datetime import UTC, datetime, time, timedelta
@@ -43,3 +43,15 @@ def recent_since(moment: datetime | None = None) -> datetime:
 def horizon(now: datetime | None = None) -> datetime:
     """The end of every window: no registration is stored after it (the database dates them)."""
     return next_month_start((now or timezone.now()) + CLOCK_MARGIN)
+
+
+def windows_before(first: datetime | None, since: datetime):
+    """The windows to read, newest first, when the one from `since` fell short: the year before
+    it, then the rest of the history from `first` (the worker's first registration). None when
+    nothing is older than `since`."""
+    if first is None or first >= since:
+        return
+    year_before = max(first, month_start(since - timedelta(days=335)))
+    yield year_before, since
+    if first < year_before:
+        yield first, year_before

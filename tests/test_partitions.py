@@ -10,16 +10,27 @@ from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from checkins.models import ChainCut, Registration, RegistrationKey, local_day_bounds
+from checkins import history
+from checkins.day_views import day_and_neighbours
+from checkins.models import (
+    ChainCut,
+    FirstRegistration,
+    Registration,
+    RegistrationKey,
+    local_day_bounds,
+)
 from checkins.partitions import ensure_month, ensure_months, partitions, retention_cutoff
-from checkins.services import person_scope, register
+from checkins.services import Place, latest_registration, person_scope, register
 from clao.dbroles import grant_app_privileges, grant_retention_privileges
 from tests.conftest import APP_ROLE, make_db_role
 from tests.factories import BRUSSELS_GPS, make_registration
+from tests.saml import hidden_inputs
 
 
 def execute(sql: str, params=None) -> list:
@@ -241,3 +252,254 @@ def test_it_refuses_changes_in_each_partition(anne, nsi):
     finally:
         execute("RESET ROLE")
     assert Registration.objects.get(pk=stored.pk).kind == "IN"
+
+
+# The worker's pages read only the months they need (checkins/windows.py), and what they show
+# is what the whole table gives: checked against queries without any bound of time.
+
+
+def reference_day(worker, day: date) -> tuple[list[int], set[int]]:
+    """The day list's rows as the unbounded queries give them: the day's records newest first,
+    and the record before the day, the one after it and the latest in force."""
+    start, end = local_day_bounds(day)
+    owned = Registration.objects.records().filter(worker=worker)
+    shown = list(
+        owned.filter(recorded_at__gte=start, recorded_at__lt=end)
+        .order_by("-recorded_at", "-pk")
+        .values_list("pk", flat=True)
+    )
+    around = {
+        owned.filter(recorded_at__lt=start).order_by("-recorded_at", "-pk").first(),
+        owned.filter(recorded_at__gte=end).order_by("recorded_at", "pk").first(),
+        owned.in_force().order_by("-recorded_at", "-pk").first(),
+    }
+    return shown, {r.pk for r in around if r is not None} - set(shown)
+
+
+def cancel(registration: Registration, inspector) -> Registration:
+    return register(
+        worker=registration.worker,
+        kind=registration.kind,
+        enterprise_number=registration.enterprise_number,
+        place=Place.of(registration),
+        source=Registration.Source.ONSS_APP,
+        idempotency_key=str(uuid.uuid4()),
+        acted_by=inspector,
+        corrects=registration,
+        correction_kind="cancel",
+        correction_reason="not_worked",
+    ).registration
+
+
+def ago(**delta) -> datetime:
+    return timezone.now() - timedelta(**delta)
+
+
+@pytest.mark.parametrize(
+    "history, days_ago",
+    [
+        # At work every day: every neighbour is in the windows.
+        ([{"days": d, "hours": h} for d in range(0, 12) for h in (2, 9)], 0),
+        # Away for four months: the latest record and the one before today are older.
+        ([{"days": 130, "hours": 3}, {"days": 125}, {"days": 124}], 0),
+        # A day half a year ago, the next registration four months after it.
+        ([{"days": 200}, {"days": 183, "hours": 5}, {"days": 183, "hours": 2}, {"days": 60}], 183),
+        # No history before the day shown.
+        ([{"hours": 1}], 0),
+        # An empty day two months ago between registrations a year before and today.
+        ([{"days": 400}, {"hours": 1}], 61),
+    ],
+)
+def test_the_day_list_shows_what_the_whole_table_gives(anne, nsi, history, days_ago):
+    for index, delta in enumerate(sorted(history, key=lambda d: ago(**d))):
+        make_registration(anne, "IN" if index % 2 == 0 else "OUT", ago(**delta))
+    day = timezone.localdate() - timedelta(days=days_ago)
+    day_rows, around = day_and_neighbours(anne, *local_day_bounds(day))
+    assert ([r.pk for r in day_rows], {r.pk for r in around}) == reference_day(anne, day)
+
+
+def test_the_latest_record_in_force_beyond_the_windows_is_not_a_cancelled_one(anne, nsi, inspector):
+    older_in = make_registration(anne, "IN", ago(days=150))
+    cancelled_in = make_registration(anne, "IN", ago(days=120))
+    cancel(cancelled_in, inspector)
+    start, end = local_day_bounds(timezone.localdate())
+    day_rows, around = day_and_neighbours(anne, start, end)
+    latest = max((r for r in around if not r.cancelled), key=lambda r: r.recorded_at)
+    assert latest.pk == older_in.pk
+    # The check-in's lock-and-read and the batch path: the same function, the same answer.
+    assert execute("SELECT id FROM clao_worker_latest_in_force(%s)", [anne.pk]) == [(older_in.pk,)]
+    assert latest_registration(anne).pk == older_in.pk
+    assert history.latest_registration(anne).pk == older_in.pk
+
+
+def test_the_form_proposes_what_the_whole_table_gives(anne, nsi, inspector):
+    # Two registrations a month for ten months, each with its DDT number; an address now and
+    # then; the latest one cancelled.
+    stored = []
+    for index in range(20):
+        moment = ago(days=15 * index + 1)
+        address = {}
+        if index % 4 == 0:
+            address = {"postal_code": "1000", "municipality": "Bruxelles", "street": f"Rue {index}"}
+        stored.append(
+            make_registration(
+                anne,
+                "IN" if index % 2 else "OUT",
+                moment,
+                ddt_number=f"1Y1002V9KLZ{index:02d}",
+                **address,
+            )
+        )
+    cancel(stored[0], inspector)
+    in_force = Registration.objects.filter(worker=anne).in_force().order_by("-recorded_at", "-pk")
+    assert history.recent_registrations(anne) == list(in_force[:15])
+    addresses = (
+        Registration.objects.filter(worker=anne)
+        .exclude(postal_code="")
+        .order_by("-recorded_at")
+        .values_list("postal_code", "municipality", "street", "house_number", "box")[:200]
+    )
+    expected = list(dict.fromkeys(history.SavedAddress(*row) for row in addresses))[:10]
+    assert history.saved_addresses(anne) == expected
+    assert len(expected) == 5
+
+
+def test_a_short_window_costs_no_query_more_for_a_worker_without_older_history(anne, nsi):
+    make_registration(anne, "IN", ago(hours=3))
+    # The window falls short (one registration): its query also read the first registration,
+    # which says nothing is older.
+    with CaptureQueriesContext(connection) as captured:
+        assert len(history.recent_registrations(anne)) == 1
+    assert len(captured) == 1
+
+
+def test_it_keeps_each_workers_first_registration_and_moves_it_with_the_retention(old_history):
+    first = FirstRegistration.objects.get(worker=old_history[0].worker)
+    assert first.recorded_at == old_history[0].recorded_at
+    purge("--apply")
+    first.refresh_from_db()
+    # Nothing of hers is older than the first month kept (2019's are dropped).
+    assert first.recorded_at == local_day_bounds(date(2019, 5, 1))[0]
+    assert first.recorded_at <= old_history[2].recorded_at
+
+
+def test_a_resubmitted_form_leads_to_what_its_token_stored(client, anne, nsi):
+    client.force_login(anne)
+    token = str(uuid.uuid4())
+    data = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
+    gps = {"latitude": "50.681805", "longitude": "4.834123", "accuracy": "12"}
+    stored = client.post("/registrations/new/", data | gps | {"kind": "IN"})
+    registration = Registration.objects.get(idempotency_key=token)
+    assert stored["Location"] == f"/registrations/{registration.pk}/"
+    # Sent again without its position (no longer valid): found through the key table.
+    again = client.post("/registrations/new/", data | {"kind": "IN"})
+    assert again.status_code == 302
+    assert again["Location"] == f"/registrations/{registration.pk}/"
+
+
+# With 8 years of months, as production has under the 7-year retention.
+
+
+def partitions_scanned() -> dict[str, int]:
+    """Scans (sequential or by index) this transaction started, per month of registrations."""
+    return dict(
+        execute(
+            "SELECT relname, seq_scan + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+            "WHERE relname ~ '^checkins_registration_p[0-9]{6}$'"
+        )
+    )
+
+
+def scans_and_queries(action) -> tuple[set[str], list[str]]:
+    """The months the action scanned, and its queries."""
+    before = partitions_scanned()
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    scanned = {name for name, n in partitions_scanned().items() if n != before.get(name, 0)}
+    return scanned, [query["sql"] for query in captured.captured_queries]
+
+
+def planned(sql: str) -> set[str]:
+    plan = "\n".join(row[0] for row in execute(f"EXPLAIN {sql}"))
+    return set(re.findall(r"\bcheckins_registration_p\d{6}\b(?!_)", plan))
+
+
+@pytest.fixture(scope="class")
+def eight_years_of_months(django_db_setup, django_db_blocker):
+    """About 100 months: made once for these tests (committed), dropped after them."""
+    with django_db_blocker.unblock():
+        before = {p.name for p in partitions()}
+        ensure_months(timezone.localdate() - timedelta(days=8 * 366))
+        made = [p.name for p in partitions() if p.name not in before]
+    yield len(before) + len(made)
+    with django_db_blocker.unblock():
+        for name in made:
+            execute(f"ALTER TABLE checkins_registration DETACH PARTITION {name}")
+            execute(f"DROP TABLE {name}")
+
+
+@pytest.fixture
+def mid_month(eight_years_of_months):
+    """The 15th of this month at 10:00: every window is this one month."""
+    moment = timezone.localtime().replace(day=15, hour=10, minute=0, second=0, microsecond=0)
+    with time_machine.travel(moment, tick=False):
+        yield moment
+
+
+@pytest.mark.usefixtures("mid_month")
+class TestEightYearsOfMonths:
+    def test_there_are_about_a_hundred_months(self, eight_years_of_months):
+        assert eight_years_of_months >= 8 * 12 + 12
+
+    def test_the_day_list_plans_and_scans_one_month(self, client, anne, nsi, mid_month):
+        this_month = {month_name(mid_month.date())}
+        make_registration(anne, "IN", mid_month - timedelta(days=1, hours=2))
+        make_registration(anne, "OUT", mid_month - timedelta(days=1))
+        make_registration(anne, "IN", mid_month - timedelta(hours=1))
+        client.force_login(anne)
+        client.get("/")  # the session's first queries
+        scanned, queries = scans_and_queries(lambda: client.get("/"))
+        # The session, the worker, the day with its neighbours: one query, of one month.
+        assert len(queries) == 3
+        (day_list,) = [sql for sql in queries if "checkins_registration" in sql]
+        assert planned(day_list) == this_month
+        assert scanned == this_month
+
+    def test_the_check_in_the_form_and_the_detail_read_only_their_months(
+        self, client, anne, nsi, mid_month
+    ):
+        this_month = {month_name(mid_month.date())}
+        # At work for weeks: the last 15 registrations are all in this month's window.
+        for hours in range(16, 0, -1):
+            make_registration(
+                anne, "IN" if hours % 2 else "OUT", mid_month - timedelta(hours=hours)
+            )
+        # And once at an address (a worker without any reads their first one: one query more).
+        address = {"postal_code": "1000", "municipality": "Bruxelles", "street": "Rue du Midi"}
+        make_registration(anne, "OUT", mid_month - timedelta(minutes=30), **address)
+        client.force_login(anne)
+        token = hidden_inputs(client.get("/registrations/new/").content.decode())["client_token"]
+        data = {"client_token": token, "enterprise_number": "0450905686", "ddt_choice": "unknown"}
+        gps = {"latitude": "50.681805", "longitude": "4.834123", "accuracy": "12"}
+        scanned, queries = scans_and_queries(
+            lambda: client.post("/registrations/new/", data | gps | {"kind": "OUT"})
+        )
+        # The lock-and-read looked for the latest record in this month only.
+        assert scanned == this_month
+        assert len(queries) <= 4
+        stored = Registration.objects.get(idempotency_key=token)
+
+        scanned, queries = scans_and_queries(lambda: client.get(f"/registrations/{stored.pk}/"))
+        assert scanned == this_month
+        for sql in [sql for sql in queries if "checkins_registration " in sql]:
+            assert planned(sql) == this_month
+
+        scanned, queries = scans_and_queries(lambda: client.get("/registrations/new/"))
+        assert len(queries) == 6
+        # The numbers used this year (or in the last 30 days) read this year's months; the
+        # rest reads this month.
+        year_start = min(mid_month.date().replace(month=1, day=1), mid_month.date() - timedelta(30))
+        this_year = {month_name(m) for m in months_between(year_start, mid_month.date())}
+        assert scanned == this_year
+        for sql in [sql for sql in queries if "checkins_registration " in sql]:
+            assert planned(sql) in (this_month, this_year)

@@ -16,7 +16,8 @@ violation (IntegrityError) of the same statement. Lookups by key go through it, 
 partition; so do lookups by id alone (it holds each registration's recorded_at).
 
 `checkins_firstregistration` holds, per worker, a time no registration of theirs is older
-than (kept by the same trigger, moved forward by the retention): the worker's pages look in a
+than, and the same for their registrations at an address (kept by the same trigger, moved
+forward by the retention): the worker's pages look in a
 window of recent months first and, only when it is short, in the older months that hold the
 worker's history (checkins/partitions.py), never in every month.
 
@@ -127,7 +128,8 @@ BEGIN
             'DELETE FROM checkins_registrationkey k USING %%I r '
             'WHERE k.registration_id = r.id', p.partition);
         -- Nothing of theirs is older than the month kept first now.
-        UPDATE checkins_firstregistration SET recorded_at = p.upper_bound
+        UPDATE checkins_firstregistration SET recorded_at = p.upper_bound,
+            first_address_at = GREATEST(first_address_at, p.upper_bound)
             WHERE recorded_at < p.upper_bound;
         EXECUTE format('ALTER TABLE checkins_registration DETACH PARTITION %%I', p.partition);
         EXECUTE format('DROP TABLE %%I', p.partition);
@@ -145,15 +147,20 @@ CREATE OR REPLACE FUNCTION checkins_registration_key() RETURNS trigger AS $$
 BEGIN
     INSERT INTO checkins_registrationkey (key_scope, idempotency_key, registration_id, recorded_at)
         VALUES (NEW.key_scope, NEW.idempotency_key, NEW.id, NEW.recorded_at);
-    -- Written only when this one is older (history loaded later): a live insert only reads.
+    -- Written only when this one is older (history loaded later) or the first at an address:
+    -- a live insert only reads. (LEAST ignores a NULL.)
     IF NOT EXISTS (
         SELECT 1 FROM checkins_firstregistration
         WHERE worker_id = NEW.worker_id AND recorded_at <= NEW.recorded_at
+          AND (NEW.postal_code = '' OR first_address_at <= NEW.recorded_at)
     ) THEN
-        INSERT INTO checkins_firstregistration (worker_id, recorded_at)
-            VALUES (NEW.worker_id, NEW.recorded_at)
-            ON CONFLICT (worker_id) DO UPDATE SET recorded_at = EXCLUDED.recorded_at
-            WHERE checkins_firstregistration.recorded_at > EXCLUDED.recorded_at;
+        INSERT INTO checkins_firstregistration (worker_id, recorded_at, first_address_at)
+            VALUES (NEW.worker_id, NEW.recorded_at,
+                    CASE WHEN NEW.postal_code <> '' THEN NEW.recorded_at END)
+            ON CONFLICT (worker_id) DO UPDATE SET
+                recorded_at = LEAST(checkins_firstregistration.recorded_at, EXCLUDED.recorded_at),
+                first_address_at = LEAST(checkins_firstregistration.first_address_at,
+                                         EXCLUDED.first_address_at);
     END IF;
     RETURN NEW;
 END;
@@ -314,8 +321,9 @@ SELECT clao_ensure_registration_partitions(
 INSERT INTO checkins_registration SELECT * FROM checkins_registration_old;
 INSERT INTO checkins_registrationkey (key_scope, idempotency_key, registration_id, recorded_at)
     SELECT key_scope, idempotency_key, id, recorded_at FROM checkins_registration_old;
-INSERT INTO checkins_firstregistration (worker_id, recorded_at)
-    SELECT worker_id, min(recorded_at) FROM checkins_registration_old GROUP BY worker_id;
+INSERT INTO checkins_firstregistration (worker_id, recorded_at, first_address_at)
+    SELECT worker_id, min(recorded_at), min(recorded_at) FILTER (WHERE postal_code <> '')
+    FROM checkins_registration_old GROUP BY worker_id;
 
 DO $$
 DECLARE
@@ -380,6 +388,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("worker", models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name="+", serialize=False, to=settings.AUTH_USER_MODEL, verbose_name="worker")),
                 ("recorded_at", models.DateTimeField(verbose_name="date and time")),
+                ("first_address_at", models.DateTimeField(null=True, verbose_name="first at an address")),
             ],
             options={
                 "verbose_name": "first registration",
