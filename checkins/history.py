@@ -80,7 +80,7 @@ def _addresses(worker, since, until):
 
 # The form's queries, built and compiled once per process (clao/prepared.py): building and
 # compiling them cost more CPU than running them. Each reads only the worker's own rows, and
-# only in the window of recent months (checkins/partitions.py); the older months are read by
+# only in the window of recent months (checkins/windows.py); the older months are read by
 # a query of its own when that window falls short.
 NUMBERS_USED = Prepared(
     lambda: (
