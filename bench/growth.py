@@ -353,9 +353,10 @@ def build(database_url: str, rows: int, workers: int) -> dict:
     load_seconds = time.monotonic() - started
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+        # The months' partitions hold the rows (the partitioned table itself has none).
         size = conn.execute(
-            "SELECT pg_total_relation_size('checkins_registration'), "
-            "pg_relation_size('checkins_registration')"
+            "SELECT sum(pg_total_relation_size(relid)), sum(pg_relation_size(relid)) "
+            "FROM pg_partition_tree('checkins_registration')"
         ).fetchone()
     stats = loaded | {
         "load_seconds": load_seconds,
@@ -604,16 +605,18 @@ def explain(connection, queries: list[dict]) -> list[dict]:
                 continue
             statements = [sql]
             if "clao_lock_worker_and_read" in sql:
-                # The function's two statements, as it runs them (the plan of the call itself
-                # only says "Function Scan").
+                # The function's statements, as it runs them (the plan of the call itself only
+                # says "Function Scan"): the lock, the key, the latest record in force in the
+                # recent window (clao_worker_latest_in_force, planned with its bounds' values).
                 worker, scope, key = _function_args(sql)
-                # The values come from the query ClaO itself just ran.
+                cursor.execute(WINDOW)
+                since, until = cursor.fetchone()
+                # The values come from the query ClaO itself just ran, and from PostgreSQL.
                 statements = [
                     f"SELECT 1 FROM accounts_person WHERE id = {worker} FOR UPDATE",  # noqa: S608
-                    "SELECT * FROM checkins_registration WHERE key_scope = "  # noqa: S608
-                    f"'{scope}' AND idempotency_key = '{key}' UNION ALL (SELECT * FROM "
-                    f"checkins_registration WHERE worker_id = {worker} ORDER BY recorded_at "
-                    "DESC, id DESC LIMIT 1)",
+                    "SELECT registration_id, recorded_at FROM checkins_registrationkey "  # noqa: S608
+                    f"WHERE key_scope = '{scope}' AND idempotency_key = '{key}'",
+                    LATEST_IN_FORCE % {"worker": worker, "since": since, "until": until},
                 ]
             if sql.startswith('INSERT INTO "checkins_registration"'):
                 # Rolled back, but the key was just used by the call itself: another key.
@@ -631,6 +634,26 @@ def explain(connection, queries: list[dict]) -> list[dict]:
                     }
                 )
     return explained
+
+
+# The recent window of clao_worker_latest_in_force (checkins migration 0010), as literals.
+WINDOW = """
+SELECT (date_trunc('month', (now() AT TIME ZONE 'Europe/Brussels') - interval '7 days')
+        AT TIME ZONE 'Europe/Brussels')::text,
+       ((date_trunc('month', (now() AT TIME ZONE 'Europe/Brussels') + interval '1 hour')
+         + interval '1 month') AT TIME ZONE 'Europe/Brussels')::text
+"""
+LATEST_IN_FORCE = """
+SELECT * FROM checkins_registration r
+WHERE r.worker_id = %(worker)s AND r.corrects_id IS NULL
+  AND r.recorded_at >= '%(since)s' AND r.recorded_at < '%(until)s'
+  AND NOT EXISTS (
+      SELECT 1 FROM checkins_registration c
+      WHERE c.corrects_id = r.id AND c.correction_kind = 'cancel'
+        AND c.recorded_at >= '%(since)s' AND c.recorded_at < '%(until)s')
+ORDER BY r.recorded_at DESC, r.id DESC
+LIMIT 1
+"""
 
 
 def _function_args(sql: str) -> tuple[str, str, str]:
