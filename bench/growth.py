@@ -355,8 +355,8 @@ def build(database_url: str, rows: int, workers: int) -> dict:
         conn.execute("VACUUM ANALYZE")
         # The months' partitions hold the rows (the partitioned table itself has none).
         size = conn.execute(
-            "SELECT sum(pg_total_relation_size(relid))::bigint, sum(pg_relation_size(relid))::bigint "
-            "FROM pg_partition_tree('checkins_registration')"
+            "SELECT sum(pg_total_relation_size(relid))::bigint, "
+            "sum(pg_relation_size(relid))::bigint FROM pg_partition_tree('checkins_registration')"
         ).fetchone()
     stats = loaded | {
         "load_seconds": load_seconds,

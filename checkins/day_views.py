@@ -31,7 +31,14 @@ from .cards import render_cards
 from .models import Registration, attach_corrections, local_day_bounds, set_corrections
 from .partitions import history_starts
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
-from .windows import RECENT_DAYS, horizon, next_month_start, recent_since
+from .windows import (
+    RECENT_DAYS,
+    horizon,
+    next_month_start,
+    recent_since,
+    windows_after,
+    windows_before,
+)
 
 # Only the form the date input and our own links send; date.fromisoformat alone would also
 # accept "20261128" or "2026-W48-6", which would then never match the URL we show.
@@ -159,30 +166,42 @@ def _beyond_windows(
     until = windows["horizon"]
     owned = Registration.objects.records().filter(worker=worker)
     found = []
-    if windows["after_until"] < until and not any(
-        end <= r.recorded_at < windows["after_until"] for r in rows
-    ):
-        beyond = owned.filter(recorded_at__gte=windows["after_until"], recorded_at__lt=until)
-        found += with_corrections_known(beyond, windows["after_until"], until).order_by(
-            "recorded_at", "pk"
-        )[:1]
+    if not any(end <= r.recorded_at < windows["after_until"] for r in rows):
+        for since, before in windows_after(windows["after_until"], until):
+            beyond = owned.filter(recorded_at__gte=since, recorded_at__lt=before)
+            following = with_corrections_known(beyond, since, until)
+            if found_here := list(following.order_by("recorded_at", "pk")[:1]):
+                found += found_here
+                break
     missing_before = not any(r.recorded_at < start for r in rows)
     missing_latest = not any(r.recorded_at >= windows["recent"] and not r.cancelled for r in rows)
     if not (missing_before or missing_latest):
         return found
     first = history_starts(worker.pk, using=router.db_for_read(Registration))[0]
-    if first is None:
-        return found
-    if missing_before and first < windows["before_since"]:
-        older = owned.filter(recorded_at__gte=first, recorded_at__lt=windows["before_since"])
-        found += with_corrections_known(older, first, until).order_by("-recorded_at", "-pk")[:1]
-    if missing_latest and first < windows["recent"]:
-        older = owned.filter(recorded_at__gte=first, recorded_at__lt=windows["recent"])
-        found += (
-            with_corrections_known(older, first, until)
-            .in_force(first, until)
-            .order_by("-recorded_at", "-pk")[:1]
-        )
+    previous = None
+    if missing_before:
+        for since, before in windows_before(first, windows["before_since"]):
+            older = with_corrections_known(owned.filter(recorded_at__gte=since), since, until)
+            older = older.filter(recorded_at__lt=before).order_by("-recorded_at", "-pk")
+            if previous := next(iter(older[:1]), None):
+                found.append(previous)
+                break
+    # Today's page of a worker away for weeks: nothing since the window's start, so the record
+    # before the day, if in force, is the latest one.
+    if (
+        missing_latest
+        and previous is not None
+        and not previous.cancelled
+        and windows["before_since"] == windows["recent"]
+    ):
+        missing_latest = False
+    if missing_latest:
+        for since, before in windows_before(first, windows["recent"]):
+            older = with_corrections_known(owned.filter(recorded_at__gte=since), since, until)
+            older = older.filter(recorded_at__lt=before).in_force(since, until)
+            if latest := next(iter(older.order_by("-recorded_at", "-pk")[:1]), None):
+                found.append(latest)
+                break
     # The same registration may be both.
     return list({r.pk: r for r in found}.values())
 

@@ -45,6 +45,17 @@ def horizon(now: datetime | None = None) -> datetime:
     return next_month_start((now or timezone.now()) + CLOCK_MARGIN)
 
 
+def windows_after(start: datetime, until: datetime):
+    """The windows from `start` to `until`, oldest first: the year after `start`, then the rest
+    (a neighbour after a day of long ago is looked for a year at a time, not in every month)."""
+    if start >= until:
+        return
+    year_after = min(until, next_month_start(start + timedelta(days=335)))
+    yield start, year_after
+    if year_after < until:
+        yield year_after, until
+
+
 def windows_before(first: datetime | None, since: datetime):
     """The windows to read, newest first, when the one from `since` fell short: the year before
     it, then the rest of the history from `first` (the worker's first registration). None when
