@@ -57,12 +57,13 @@ def windows_after(start: datetime, until: datetime):
 
 
 def windows_before(first: datetime | None, since: datetime):
-    """The windows to read, newest first, when the one from `since` fell short: the year before
-    it, then the rest of the history from `first` (the worker's first registration). None when
-    nothing is older than `since`."""
-    if first is None or first >= since:
+    """The windows to read, newest first, when the one from `since` fell short: a year at a
+    time (about 12 months planned each) back to `first` (the worker's first registration).
+    None when nothing is older than `since`. A worker seen twice a year is found in the year
+    before, not by planning every month of their history."""
+    if first is None:
         return
-    year_before = max(first, month_start(since - timedelta(days=335)))
-    yield year_before, since
-    if first < year_before:
-        yield first, year_before
+    while first < since:
+        year_before = max(first, month_start(since - timedelta(days=335)))
+        yield year_before, since
+        since = year_before
