@@ -259,7 +259,7 @@ def copy_history(cursor, rows: int, workers: int, employers: int) -> dict:
     cursor.connection.commit()
     counter = 0
     month = start
-    # The months of history must exist first (monthly partitions, checkins migration 0010).
+    # The months of history must exist first (monthly partitions, checkins migration 0011).
     cursor.execute("SELECT clao_ensure_registration_partitions(%s, 12)", [start])
     columns = [*REGISTRATION_COLUMNS, "chain_previous", "chain_hash"]
     insert = f"COPY checkins_registration ({', '.join(columns)}) FROM STDIN"
@@ -636,7 +636,7 @@ def explain(connection, queries: list[dict]) -> list[dict]:
     return explained
 
 
-# The recent window of clao_worker_latest_in_force (checkins migration 0010), as literals.
+# The recent window of clao_worker_latest_in_force (checkins migration 0011), as literals.
 WINDOW = """
 SELECT (date_trunc('month', (now() AT TIME ZONE 'Europe/Brussels') - interval '7 days')
         AT TIME ZONE 'Europe/Brussels')::text,

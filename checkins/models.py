@@ -408,7 +408,7 @@ class RegistrationKey(models.Model):
     On PostgreSQL registrations are partitioned by month and a unique constraint there cannot
     span months: this table's primary key keeps one registration per (key_scope,
     idempotency_key), written by the registrations' insert trigger as the owner (checkins
-    migration 0010), read to find a key's registration in its one partition. The retention
+    migration 0011), read to find a key's registration in its one partition. The retention
     removes the keys of the months it drops. Unused on SQLite (the registration's own unique
     constraint suffices there).
     """
@@ -431,7 +431,7 @@ class RegistrationKey(models.Model):
 class FirstRegistration(models.Model):
     """Per worker, a time none of their registrations is older than: their first one, moved
     forward by the retention. Written only by the registrations' insert trigger (checkins
-    migration 0010); read when a window of recent months falls short, to look only in the
+    migration 0011); read when a window of recent months falls short, to look only in the
     months that hold the worker's history (checkins/partitions.py). Unused on SQLite."""
 
     worker = models.OneToOneField(

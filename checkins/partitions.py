@@ -1,4 +1,4 @@
-"""The monthly partitions of registrations on PostgreSQL (checkins migration 0010).
+"""The monthly partitions of registrations on PostgreSQL (checkins migration 0011).
 
 Registrations are partitioned by month of Brussels time, `checkins_registration_pYYYYMM`.
 The months are created 12 ahead by `migrate` and every day by `manage.py ensurepartitions`

@@ -552,7 +552,7 @@ def _store(registration: Registration) -> Registration:
 def _stored_under_keys(using: str, keys: Q):
     """The registrations stored under these keys (a Q on key_scope and idempotency_key).
 
-    On PostgreSQL through the key table (checkins migration 0010): registrations are
+    On PostgreSQL through the key table (checkins migration 0011): registrations are
     partitioned by month, and a key's row gives the month of its registration, so each is read
     in its own partition, not looked for in every month."""
     if connections[using].vendor != "postgresql":
@@ -577,7 +577,7 @@ LOCK_AND_READ = "SELECT * FROM clao_lock_worker_and_read(%s, %s, %s)"
 
 
 # Each worker's latest record in force (the rule of `in_force()`), by the function of the
-# lock-and-read (checkins migration 0010): one walk down the index (worker, -recorded_at) per
+# lock-and-read (checkins migration 0011): one walk down the index (worker, -recorded_at) per
 # worker in the recent months' partitions, older ones only for a worker with none there.
 LATEST_IN_FORCE = """
 SELECT r.* FROM unnest(%s::bigint[]) AS w(id)

@@ -38,7 +38,7 @@ TRIGGER_WRITTEN_TABLES = frozenset(
     }
 )
 # The NOLOGIN role whose members may drop expired months of registrations, through one
-# function only (checkins migration 0010); DATABASE_RETENTION_URL's user is made a member.
+# function only (checkins migration 0011); DATABASE_RETENTION_URL's user is made a member.
 RETENTION_GROUP = "clao_retention"
 RETENTION_FUNCTION = "clao_drop_expired_partitions(date)"
 # Readable by the application, changed only by migrations.

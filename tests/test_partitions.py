@@ -1,6 +1,6 @@
 """Registrations partitioned by month, their upkeep and the 7-year retention (PostgreSQL).
 
-checkins migration 0010, checkins/partitions.py, `manage.py ensurepartitions` and
+checkins migration 0011, checkins/partitions.py, `manage.py ensurepartitions` and
 `manage.py purgeregistrations`; docs/security.md ("Retention") and docs/scaling.md.
 """
 

@@ -364,7 +364,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        ("checkins", "0009_registration_chain_v2"),
+        ("checkins", "0010_registration_fewer_indexes_chain_field_inlined"),
     ]
 
     operations = [
