@@ -116,3 +116,20 @@ def test_it_creates_the_months_of_registrations_ahead_every_day_as_the_owner():
     env = {item["name"]: item for item in job["env"]}
     assert env["DATABASE_OWNER_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_OWNER_URL"
     assert env["DB_TRANSACTION_POOLING"]["value"] == "0"
+
+
+def test_it_drops_the_expired_months_once_a_month_as_the_retention_role():
+    cronjob = by_kind("CronJob", "clao-purgeregistrations")["spec"]
+    job = cronjob["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    web = by_kind("Deployment", "clao-web")["spec"]["template"]["spec"]["containers"][0]
+    minute, hour, day, *every_month = cronjob["schedule"].split()
+    assert every_month == ["*", "*"] and minute.isdigit() and hour.isdigit() and day.isdigit()
+    assert cronjob["concurrencyPolicy"] == "Forbid"
+    assert job["image"] == web["image"]
+    assert job["command"] == ["python", "manage.py", "purgeregistrations", "--apply"]
+    env = {item["name"]: item for item in job["env"]}
+    assert env["DATABASE_RETENTION_URL"]["valueFrom"]["secretKeyRef"]["key"] == (
+        "DATABASE_RETENTION_URL"
+    )
+    # Never the owner's role: the retention role may only run the retention function.
+    assert "DATABASE_OWNER_URL" not in env
