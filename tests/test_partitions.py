@@ -436,6 +436,9 @@ def eight_years_of_months(django_db_setup, django_db_blocker):
         for name in made:
             execute(f"ALTER TABLE checkins_registration DETACH PARTITION {name}")
             execute(f"DROP TABLE {name}")
+        # Outside any test: this connection would otherwise stay open until the end, and keep
+        # the test database from being dropped.
+        connection.close()
 
 
 @pytest.fixture
