@@ -19,10 +19,13 @@ This module is infrastructure: it imports Django only.
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db import connections, router
 from django.db.models import Expression, Field, QuerySet
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import _get_from_db, get_related_populators
+from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -177,37 +180,41 @@ class PreparedInsert:
     more than the database takes to store it). Here every column's value is a `Slot`, filled at
     each run as save() prepares it; `computed` names the columns the INSERT itself computes
     (expressions that may hold slots of their own, e.g. a subquery on a looked-up number). The
-    instance gets back what RETURNING gives, converted as the ORM converts it, as after save().
+    instance gets back every column as stored (RETURNING), converted as the ORM converts it.
     """
 
     def __init__(self, model, computed: Callable[[], dict[str, Expression]] = dict) -> None:
         self.model = model
-        self.computed = computed
-        self._computed: dict[str, Expression] | None = None
+        self.build_computed = computed
         self._compiled: dict[tuple[str, frozenset[str]], _CompiledInsert] = {}
 
-    def _compile(self, alias: str, defaults: frozenset[str]) -> _CompiledInsert:
-        from django.db.models.expressions import DatabaseDefault
-        from django.db.models.sql import InsertQuery
-
+    @cached_property
+    def fields(self) -> tuple[Field, ...]:
+        """The columns an INSERT names, as save() names them."""
         meta = self.model._meta
-        if self._computed is None:
-            self._computed = self.computed()
+        return tuple(f for f in meta.local_concrete_fields if not f.generated and not f.primary_key)
+
+    @cached_property
+    def computed(self) -> dict[str, Expression]:
+        return self.build_computed()
+
+    def _compile(self, alias: str, defaults: frozenset[str]) -> _CompiledInsert:
+        meta = self.model._meta
         template = self.model()
-        fields = [f for f in meta.local_concrete_fields if not f.generated and not f.primary_key]
-        for field in fields:
-            if field.attname in self._computed:
-                value = self._computed[field.attname]
+        for field in self.fields:
+            if field.attname in self.computed:
+                value = self.computed[field.attname]
             elif field.attname in defaults:
                 value = DatabaseDefault(field.db_default, output_field=field)
             else:
                 value = Slot(field.attname, field)
             setattr(template, field.attname, value)
-        # As save(): the database's returning columns, and every column given by an expression.
+        # Every column back as stored (a decimal rounded to its places, a computed column's
+        # value), not only save()'s: the instance is then what a fresh read would give.
         returning = list(meta.db_returning_fields)
-        returning += [f for f in fields if f not in returning and f.attname not in defaults]
+        returning += [f for f in self.fields if f not in returning and f.attname not in defaults]
         query = InsertQuery(self.model)
-        query.insert_values(fields, [template])
+        query.insert_values(self.fields, [template])
         compiler = query.get_compiler(using=alias)
         compiler.returning_fields = returning
         ((sql, params),) = compiler.as_sql()
@@ -217,20 +224,15 @@ class PreparedInsert:
 
     def insert(self, obj, using: str, **values) -> None:
         """Inserts `obj` (a new instance) on `using`; `values` fill the computed columns' slots."""
-        from django.db.models.expressions import DatabaseDefault
-
-        meta = self.model._meta
-        fields = [f for f in meta.local_concrete_fields if not f.generated and not f.primary_key]
         defaults = frozenset(
-            f.attname for f in fields if isinstance(getattr(obj, f.attname), DatabaseDefault)
+            f.attname for f in self.fields if isinstance(getattr(obj, f.attname), DatabaseDefault)
         )
         key = (using, defaults)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(using, defaults)
-        computed = self._computed or {}
-        for field in fields:
-            if field.attname not in defaults and field.attname not in computed:
+        for field in self.fields:
+            if field.attname not in defaults and field.attname not in self.computed:
                 values[field.attname] = field.pre_save(obj, add=True)
         connection = connections[using]
         with connection.cursor() as cursor:
