@@ -181,7 +181,7 @@ def database_settings() -> dict:
 
     database = settings.DATABASES["default"]
     name = str(database["NAME"])
-    if database["ENGINE"] != "django.db.backends.postgresql" or not name.endswith("_bench"):
+    if not database["ENGINE"].endswith("postgresql") or not name.endswith("_bench"):
         sys.exit(
             f"Refusing to run against {database['ENGINE']} database {name!r}: this benchmark "
             "deletes data, so it needs a PostgreSQL database whose name ends in _bench, e.g. "

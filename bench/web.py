@@ -48,6 +48,7 @@ from urllib.parse import urlparse
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench import cpu  # noqa: E402
 from bench.docs import write_section  # noqa: E402
 from bench.sessions import login_key, session_data  # noqa: E402
 
@@ -391,7 +392,9 @@ class Server:
         self.log.close()
 
 
-def run_wrk(wrk: str, args, target: str, port: int, data: Path, extra: dict, workdir: Path):
+def run_wrk(
+    wrk: str, args, target: str, port: int, data: Path, extra: dict, workdir: Path, app: str = ""
+):
     out = workdir / f"{target}-{time.monotonic_ns()}.json"
     env = (
         os.environ
@@ -403,6 +406,7 @@ def run_wrk(wrk: str, args, target: str, port: int, data: Path, extra: dict, wor
             "BENCH_OUT": str(out),
         }
     )
+    before, children_before = cpu.snapshot(), cpu.children()
     done = subprocess.run(
         [
             wrk,
@@ -419,6 +423,9 @@ def run_wrk(wrk: str, args, target: str, port: int, data: Path, extra: dict, wor
         capture_output=True,
         text=True,
     )
+    spent = cpu.spent(before, cpu.snapshot(), app or None)
+    # wrk has exited by now: its CPU is in this process's children's usage.
+    spent["load"] += cpu.children() - children_before
     if done.returncode != 0 or not out.exists():
         raise SystemExit(f"bench: wrk failed on {target}: {done.stderr or done.stdout}")
     result = json.loads(out.read_text())
@@ -433,6 +440,10 @@ def run_wrk(wrk: str, args, target: str, port: int, data: Path, extra: dict, wor
         "errors": errors,
         "unexpected": result["unexpected"],
         "acks": result["acks"],
+        # CPU milliseconds a request, per kind of process (bench/cpu.py).
+        "cpu_ms": {k: v * 1000 / result["requests"] for k, v in spent.items()}
+        if result["requests"]
+        else {},
     }
 
 
@@ -554,7 +565,8 @@ def main(argv=None) -> dict:
             run_wrk(wrk, warm, target, port, data, lua_env, workdir)
 
         log("loading the bare view")
-        bare_runs = [run_wrk(wrk, args, "bare", bare.port, day_file, lua_env, workdir)]
+        bare_app = "bench.bare:application"
+        bare_runs = [run_wrk(wrk, args, "bare", bare.port, day_file, lua_env, workdir, bare_app)]
         for target, _label, _ratio in TARGETS:
             log(f"loading {target}")
             if target == "quickout":
@@ -562,11 +574,15 @@ def main(argv=None) -> dict:
                 data.write_text("".join(f"{row}\n" for row in latest_open_ins(seeded["pool"])))
             else:
                 data = pool_file if target == "checkin" else day_file
-            results[target] = run_wrk(wrk, args, target, clao.port, data, lua_env, workdir)
+            results[target] = run_wrk(
+                wrk, args, target, clao.port, data, lua_env, workdir, "clao.wsgi:application"
+            )
             received = [int(pk) for pk in results[target]["acks"]]
             (out_acks if target == "quickout" else acks).extend(received)
         log("loading the bare view again")
-        bare_runs.append(run_wrk(wrk, args, "bare", bare.port, day_file, lua_env, workdir))
+        bare_runs.append(
+            run_wrk(wrk, args, "bare", bare.port, day_file, lua_env, workdir, bare_app)
+        )
 
         # Before the open loop: it leaves the servers a queue of requests its generator gave up
         # on, which a batch would wait behind.
@@ -714,6 +730,7 @@ def render(report: dict) -> str:
         f"{a['errors'] + a['unexpected']} | | p50 "
         f"{verdict(a['p50_ms'], API_BATCH_TARGET_MS, at_least=False)} |"
     )
+    rows += ["", *cpu_table(report)]
     o = report["openloop"]
     checks = report["checks"]
     rows += [
@@ -744,6 +761,30 @@ def render(report: dict) -> str:
         ),
     ]
     return "\n".join(rows)
+
+
+def cpu_table(report: dict) -> list[str]:
+    """CPU milliseconds a request by kind of process: what the ratio to the bare view is made of
+    (the machine's CPUs are shared by all of them)."""
+    runs = [("bare Django view (before)", report["bare"][0])]
+    runs += [(key, report["targets"][key]) for key, _label, _ratio in TARGETS]
+    runs.append(("bare Django view (after)", report["bare"][-1]))
+    rows = [
+        "CPU a request, in ms, by process (`bench/cpu.py`, /proc of the whole machine during "
+        "each wrk run):",
+        "",
+        "| target | gunicorn workers | PostgreSQL | Redis | wrk | other | total |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs:
+        ms = run.get("cpu_ms") or {}
+        if not ms:
+            continue
+        rows.append(
+            f"| {name} | {ms['gunicorn']:.2f} | {ms['postgres']:.2f} | {ms['redis']:.2f} | "
+            f"{ms['load']:.2f} | {ms['other']:.2f} | {sum(ms.values()):.2f} |"
+        )
+    return rows
 
 
 def document(report: dict, table: str) -> str:

@@ -118,7 +118,7 @@ def _day_and_neighbours_query() -> QuerySet:
 
 
 # Built and compiled once per process: building and compiling it cost more CPU than running it.
-DAY_AND_NEIGHBOURS = Prepared(_day_and_neighbours_query)
+DAY_AND_NEIGHBOURS = Prepared(_day_and_neighbours_query, function="day_and_neighbours")
 
 
 def day_and_neighbours(

@@ -91,7 +91,8 @@ NUMBERS_USED = Prepared(
         )
         .order_by("-recorded_at")
         .values_list("enterprise_number", "employer__name", "employer_name", "recorded_at")[:500]
-    )
+    ),
+    function="numbers_used",
 )
 CONTRACT_EMPLOYERS = Prepared(
     lambda: Employer.objects.filter(contracts__worker_id=_worker()).order_by("pk").distinct()
@@ -111,21 +112,24 @@ RECENT = Prepared(
         .in_force(_since(), _horizon())
         .annotate(first_recorded_at=_first("recorded_at"))
         .order_by("-recorded_at", "-pk")[:MAX_DDT_REGISTRATIONS]
-    )
+    ),
+    function="recent_registrations",
 )
 LATEST = Prepared(
     lambda: (
         _recent(_worker(), _since(), _horizon())
         .in_force(_since(), _horizon())
         .order_by("-recorded_at", "-pk")[:1]
-    )
+    ),
+    function="latest_in_force",
 )
 ADDRESSES = Prepared(
     lambda: (
         _addresses(_worker(), _since(), _horizon())
         .annotate(first_address_at=_first("first_address_at"))
         .values_list(*ADDRESS_FIELDS, "first_address_at")[:MAX_ADDRESS_ROWS]
-    )
+    ),
+    function="addresses_used",
 )
 
 

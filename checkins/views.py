@@ -54,7 +54,8 @@ REGISTRATION_OF_WORKER = Prepared(
         worker_id=Slot("worker", BigIntegerField()),
         pk=Slot("pk", BigIntegerField()),
         recorded_at=Slot("at", DateTimeField()),
-    )[:1]
+    )[:1],
+    function="registration_of_worker",
 )
 
 
@@ -72,7 +73,8 @@ RECORD_BEFORE = Prepared(
         Slot("worker", BigIntegerField()),
         Slot("since", DateTimeField()),
         Slot("moment", DateTimeField()),
-    )
+    ),
+    function="record_before",
 )
 
 

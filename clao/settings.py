@@ -33,7 +33,8 @@ def database_from_url(url: str, connect_timeout: int | None = None) -> dict:
     parts = urlparse(url)
     if parts.scheme in ("postgres", "postgresql"):
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            # Django's, with a health check without a round trip (clao/backends/postgresql).
+            "ENGINE": "clao.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

@@ -27,6 +27,7 @@ from checkins.models import (
 )
 from checkins.partitions import ensure_month, ensure_months, partitions, retention_cutoff
 from checkins.services import Place, latest_registration, person_scope, register
+from clao import prepared
 from clao.dbroles import grant_app_privileges, grant_retention_privileges
 from tests.conftest import APP_ROLE, make_db_role
 from tests.factories import BRUSSELS_GPS, make_registration
@@ -454,7 +455,9 @@ class TestEightYearsOfMonths:
     def test_there_are_about_a_hundred_months(self, eight_years_of_months):
         assert eight_years_of_months >= 8 * 12 + 12
 
-    def test_the_day_list_plans_and_scans_one_month(self, client, anne, nsi, mid_month):
+    def test_the_day_list_plans_and_scans_one_month(
+        self, client, anne, nsi, mid_month, monkeypatch
+    ):
         this_month = {month_name(mid_month.date())}
         make_registration(anne, "IN", mid_month - timedelta(days=1, hours=2))
         make_registration(anne, "OUT", mid_month - timedelta(days=1))
@@ -462,8 +465,14 @@ class TestEightYearsOfMonths:
         client.force_login(anne)
         client.get("/")  # the session's first queries
         scanned, queries = scans_and_queries(lambda: client.get("/"))
-        # The session, the worker, the day with its neighbours: one query, of one month.
+        # The session, the worker, the day with its neighbours: one query, of one month, run
+        # through its function (clao/prepared.py: the plan kept, the months pruned as it runs).
         assert len(queries) == 3
+        assert len([sql for sql in queries if "clao_q_day_and_neighbours_" in sql]) == 1
+        assert scanned == this_month
+        # Where the function is not there yet, the query itself plans that one month.
+        monkeypatch.setattr(prepared, "_INSTALLED", {})
+        scanned, queries = scans_and_queries(lambda: client.get("/"))
         (day_list,) = [sql for sql in queries if "checkins_registration" in sql]
         assert planned(day_list) == this_month
         assert scanned == this_month

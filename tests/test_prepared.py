@@ -5,10 +5,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.db.models import BigIntegerField, DateTimeField, Exists, OuterRef
+from django.test.utils import CaptureQueriesContext
 
 from checkins.models import Registration
-from clao.prepared import Prepared, Slot
+from clao import prepared
+from clao.prepared import Prepared, Slot, install_functions
 
 from .factories import make_registration
 
@@ -144,3 +147,91 @@ def test_it_makes_the_instances_as_the_queryset_does_with_their_related_objects(
     assert names == ["N.S.I.", None]
     assert [r.pk for r in made] == sorted(r.pk for r in Registration.objects.filter(worker=anne))
     assert all(not r._state.adding and r._state.db == "default" for r in made)
+
+
+# The same queries, run on PostgreSQL through functions of their own (plans kept).
+SINCE_FUNCTION = Prepared(
+    lambda: since(Slot("worker", BigIntegerField()), Slot("start", DateTimeField())),
+    function="test_since",
+)
+SINCE_VALUES_FUNCTION = Prepared(SINCE_VALUES.build, function="test_since_values")
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="functions are PostgreSQL's"
+)
+
+
+def function_calls(action) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    return [q["sql"] for q in captured.captured_queries if prepared.FUNCTION_PREFIX in q["sql"]]
+
+
+@on_postgresql
+def test_it_runs_through_its_function_with_the_rows_of_its_queryset(
+    anne, other_worker, monkeypatch
+):
+    install_functions()
+    make_registration(anne, "IN", at(7), employer_name="N.S.I.")
+    make_registration(anne, "OUT", at(12), latitude="50.5", longitude="4.25")
+    make_registration(other_worker, "IN", at(8))
+    make_registration(anne, "IN", at(9, day=26))
+    runs = [(worker.pk, start) for worker in (anne, other_worker) for start in (at(0), at(10))]
+
+    through_function = []
+    for worker, start in runs:
+        calls = function_calls(
+            lambda w=worker, s=start: through_function.append(
+                (
+                    rows(SINCE_FUNCTION.objects(worker=w, start=s)),
+                    SINCE_VALUES_FUNCTION.values(worker=w, start=s),
+                )
+            )
+        )
+        called = [call.removeprefix("SELECT * FROM ").split("(")[0] for call in calls]
+        assert called == [
+            SINCE_FUNCTION.compiled("default").function.name,
+            SINCE_VALUES_FUNCTION.compiled("default").function.name,
+        ]
+    # Where the function is not there (before `migrate`), the SQL itself: the same rows.
+    monkeypatch.setattr(prepared, "_INSTALLED", {})
+    for (worker, start), found in zip(runs, through_function, strict=True):
+        assert (
+            function_calls(lambda w=worker, s=start: SINCE_FUNCTION.objects(worker=w, start=s))
+            == []
+        )
+        assert found == (
+            rows(since(worker, start)),
+            SINCE_VALUES.values(worker=worker, start=start),
+        )
+    assert [kind for _pk, kind, *_ in through_function[0][0]] == ["OUT", "IN"]
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_migrate_installs_each_function_once_with_a_kept_generic_plan():
+    install_functions()
+    assert install_functions() == []  # already there: nothing created again
+    name = SINCE_FUNCTION.compiled("default").function.name
+    assert name.startswith("clao_q_test_since_")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proconfig, provolatile FROM pg_proc WHERE proname = %s", [name])
+        assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"], "s")]
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_a_changed_queryset_gets_a_function_of_another_name():
+    changed = Prepared(
+        lambda: since(Slot("worker", BigIntegerField()), Slot("start", DateTimeField()))[:5],
+        function="test_since_changed",
+    )
+    try:
+        names = [p.compiled("default").function.name for p in (SINCE_FUNCTION, changed)]
+        digests = [name.rsplit("_", 1)[1] for name in names]
+        assert digests[0] != digests[1]
+        # Not yet installed: the SQL runs, and the next `migrate` creates it.
+        assert function_calls(lambda: changed.objects(worker=1, start=at(0))) == []
+        assert install_functions() == [names[1]]
+        assert len(function_calls(lambda: changed.objects(worker=1, start=at(0)))) == 1
+    finally:
+        prepared.FUNCTIONS.pop("test_since_changed")
