@@ -164,17 +164,24 @@ def _beyond_windows(
     """The neighbours the windows missed, each a LIMIT 1 query in the months beyond its window
     that may hold it; no query when every window found its neighbour."""
     until = windows["horizon"]
-    owned = Registration.objects.records().filter(worker=worker)
     found = []
-    if not any(end <= r.recorded_at < windows["after_until"] for r in rows):
+    # Today's page has no months after its window (they would start at the horizon).
+    missing_after = windows["after_until"] < until and not any(
+        end <= r.recorded_at < windows["after_until"] for r in rows
+    )
+    missing_before = not any(r.recorded_at < start for r in rows)
+    missing_latest = not any(r.recorded_at >= windows["recent"] and not r.cancelled for r in rows)
+    if not (missing_after or missing_before or missing_latest):
+        # The usual page: every window found its neighbour, and no queryset is even built.
+        return found
+    owned = Registration.objects.records().filter(worker=worker)
+    if missing_after:
         for since, before in windows_after(windows["after_until"], until):
             beyond = owned.filter(recorded_at__gte=since, recorded_at__lt=before)
             following = with_corrections_known(beyond, since, until)
             if found_here := list(following.order_by("recorded_at", "pk")[:1]):
                 found += found_here
                 break
-    missing_before = not any(r.recorded_at < start for r in rows)
-    missing_latest = not any(r.recorded_at >= windows["recent"] and not r.cancelled for r in rows)
     if not (missing_before or missing_latest):
         return found
     first = history_starts(worker.pk, using=router.db_for_read(Registration))[0]

@@ -235,3 +235,17 @@ def test_a_changed_queryset_gets_a_function_of_another_name():
         assert len(function_calls(lambda: changed.objects(worker=1, start=at(0)))) == 1
     finally:
         prepared.FUNCTIONS.pop("test_since_changed")
+
+
+@on_postgresql
+def test_the_application_role_runs_the_functions_migrate_made(anne, other_worker, request):
+    install_functions()  # as the owner, as `migrate` does
+    make_registration(anne, "IN", at(7))
+    make_registration(other_worker, "IN", at(8))
+    request.getfixturevalue("as_app_role")
+    found = []
+    calls = function_calls(
+        lambda: found.extend(SINCE_FUNCTION.objects(worker=anne.pk, start=at(0)))
+    )
+    assert len(calls) == 1
+    assert rows(found) == rows(since(anne.pk, at(0))) != []
