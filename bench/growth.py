@@ -596,45 +596,96 @@ def measure(database_url: str) -> dict:
 
 
 def explain(connection, queries: list[dict]) -> list[dict]:
-    """EXPLAIN (ANALYZE, BUFFERS) of each query, in a transaction rolled back (the INSERT)."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each query, in a transaction rolled back (the INSERT). A
+    call of a function shows only "Function Scan": its statements are explained instead, with
+    the plan the function keeps (generic, as `plan_cache_mode = force_generic_plan` makes it)."""
     explained = []
     with connection.cursor() as cursor:
         for query in queries:
             sql = query["sql"]
             if sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")):
                 continue
-            statements = [sql]
+            # (label, statement to explain, PREPARE to run first or None)
+            statements = [(sql, sql, None)]
             if "clao_lock_worker_and_read" in sql:
-                # The function's statements, as it runs them (the plan of the call itself only
-                # says "Function Scan"): the lock, the key, the latest record in force in the
-                # recent window (clao_worker_latest_in_force, planned with its bounds' values).
+                # The lock, the key, then the latest record in force in the recent window
+                # (clao_latest_in_force, checkins 0012: its loop's query, generic plan).
                 worker, scope, key = _function_args(sql)
                 cursor.execute(WINDOW)
                 since, until = cursor.fetchone()
                 # The values come from the query ClaO itself just ran, and from PostgreSQL.
-                statements = [
-                    f"SELECT 1 FROM accounts_person WHERE id = {worker} FOR UPDATE",  # noqa: S608
+                lock = f"SELECT 1 FROM accounts_person WHERE id = {worker} FOR UPDATE"  # noqa: S608
+                key_read = (
                     "SELECT registration_id, recorded_at FROM checkins_registrationkey "  # noqa: S608
-                    f"WHERE key_scope = '{scope}' AND idempotency_key = '{key}'",
-                    LATEST_IN_FORCE % {"worker": worker, "since": since, "until": until},
+                    f"WHERE key_scope = '{scope}' AND idempotency_key = '{key}'"
+                )
+                statements = [
+                    (lock, lock, None),
+                    (key_read, key_read, None),
+                    (
+                        LATEST_IN_FORCE,
+                        f"EXECUTE clao_explained({worker}, '{since}', '{until}')",
+                        "PREPARE clao_explained(bigint, timestamptz, timestamptz) AS "
+                        + LATEST_IN_FORCE,
+                    ),
+                ]
+            elif (function := _prepared_function(sql)) is not None:
+                body, types = function
+                arguments = sql[sql.index("(") + 1 : sql.rindex(")")]
+                statements = [
+                    (
+                        f"-- {sql}\n{body}",
+                        f"EXECUTE clao_explained({arguments})",
+                        f"PREPARE clao_explained({', '.join(types)}) AS {body}",
+                    )
                 ]
             if sql.startswith('INSERT INTO "checkins_registration"'):
                 # Rolled back, but the key was just used by the call itself: another key.
-                statements = [UUID.sub(str(uuid.uuid4()), sql, count=1)]
-            for statement in statements:
+                other = UUID.sub(str(uuid.uuid4()), sql, count=1)
+                statements = [(other, other, None)]
+            for label, statement, prepare in statements:
                 cursor.execute("BEGIN")
+                if prepare:
+                    cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                    cursor.execute(prepare)
                 cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")
                 plan = "\n".join(row[0] for row in cursor.fetchall())
                 cursor.execute("ROLLBACK")
+                if prepare:
+                    cursor.execute("DEALLOCATE clao_explained")
                 explained.append(
                     {
-                        "sql": statement,
+                        "sql": label,
                         "plan": plan,
                         "seq_scan_on_registrations": "Seq Scan on checkins_registration" in plan,
                     }
                 )
     return explained
 
+
+def _prepared_function(sql: str) -> tuple[str, list[str]] | None:
+    """For a call of a prepared query's function (clao/prepared.py): its body with $1, $2...
+    for its arguments, and their types."""
+    from django.db import connection
+
+    from clao.prepared import FUNCTION_PREFIX, FUNCTIONS
+
+    match = re.match(rf"SELECT \* FROM ({FUNCTION_PREFIX}\w+)\(", sql)  # noqa: S608 (a pattern)
+    if match is None:
+        return None
+    for prepared in FUNCTIONS.values():
+        function = prepared.compiled(connection.alias).function
+        if function is not None and function.name == match.group(1):
+            body = function.body
+            for index, (name, _field) in enumerate(function.args, 1):
+                body = re.sub(rf"\bp_{name}\b", f"${index}", body)
+            return body, [field.db_type(connection) for _name, field in function.args]
+    return None
+
+
+TIME_INDEX = re.compile(
+    r"Index (Only )?Scan (Backward )?using checkins_registration_p\d{6}_recorded_at_idx"
+)
 
 # The recent window of clao_worker_latest_in_force (checkins migration 0011), as literals.
 WINDOW = """
@@ -643,17 +694,12 @@ SELECT (date_trunc('month', (now() AT TIME ZONE 'Europe/Brussels') - interval '7
        ((date_trunc('month', (now() AT TIME ZONE 'Europe/Brussels') + interval '1 hour')
          + interval '1 month') AT TIME ZONE 'Europe/Brussels')::text
 """
-LATEST_IN_FORCE = """
-SELECT * FROM checkins_registration r
-WHERE r.worker_id = %(worker)s AND r.corrects_id IS NULL
-  AND r.recorded_at >= '%(since)s' AND r.recorded_at < '%(until)s'
-  AND NOT EXISTS (
-      SELECT 1 FROM checkins_registration c
-      WHERE c.corrects_id = r.id AND c.correction_kind = 'cancel'
-        AND c.recorded_at >= '%(since)s' AND c.recorded_at < '%(until)s')
-ORDER BY r.recorded_at DESC, r.id DESC
-LIMIT 1
-"""
+# The loop of clao_latest_in_force (checkins 0012): newest first in the window, each candidate
+# then checked for a cancellation (one index probe each).
+LATEST_IN_FORCE = """SELECT * FROM checkins_registration r
+WHERE r.worker_id = $1 AND r.corrects_id IS NULL
+  AND r.recorded_at >= $2 AND r.recorded_at < $3
+ORDER BY r.recorded_at + interval '0' DESC, r.id DESC"""
 
 
 def _function_args(sql: str) -> tuple[str, str, str]:
@@ -719,6 +765,15 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         for plan in plans
         if plan["seq_scan_on_registrations"]
     ]
+    # A worker's page that walks a month's time index reads every worker's rows of that month.
+    walks = [
+        f"{name} ({who})"
+        for name, by_who in measured[large]["plans"].items()
+        if not name.startswith("inspector")
+        for who, plans in by_who.items()
+        for plan in plans
+        if TIME_INDEX.search(plan["plan"])
+    ]
     parts = [
         "## Growth: the worker's pages on 7 years of history (`bench/growth.py`)",
         "",
@@ -741,6 +796,9 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         "",
         f"Sequential scans on checkins_registration at {large:,} rows: "
         + (", ".join(seq) if seq else "**none**")
+        + "; a worker's page reading registrations by a month's time index (every worker's "
+        "rows of the month) instead of the worker's: "
+        + (", ".join(walks) if walks else "**none**")
         + ".",
         "",
         f"The veteran shown below has {measured[large]['veteran_registrations']:,} "
