@@ -1,6 +1,5 @@
 import time
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -9,10 +8,6 @@ from .roles import current_space, spaces_for, spaces_named
 SPACES_SESSION_KEY = "clao_spaces"
 # A mandate granted or revoked shows in the header of a logged-in person after this long.
 SPACES_MAX_AGE = 600
-
-
-def languages(request: HttpRequest) -> dict:
-    return {"clao_languages": settings.LANGUAGES}
 
 
 def remember_spaces(request: HttpRequest, person) -> list:

@@ -805,6 +805,14 @@ def document(sizes, built, measured, table: str, load: tuple) -> str:
         "registrations (the longest history of the database).",
         "",
         f"### Query plans at {large:,} registrations",
+        "",
+        "A query run through a function of its own (`clao_q_...`, clao/prepared.py; the "
+        "check-in's latest record in force, checkins 0012) is shown as the function runs it: "
+        "its body, with the generic plan the function keeps (PREPARE under "
+        "`plan_cache_mode = force_generic_plan`, then EXECUTE with the page's values). Its "
+        "planning time is paid at the first call on a connection, then never again until "
+        "the table changes (a new month, an ANALYZE); the months outside the values are "
+        '"never executed" (pruned as it runs).',
     ]
     for name, by_who in measured[large]["plans"].items():
         for who, plans in by_who.items():

@@ -9,7 +9,8 @@ Uses the database seeded by bench/web.py (run it once first, e.g. with --seconds
 mean wall and CPU time per request of each target; with --profile, cProfile's top functions
 (timed in CPU time: other processes on the machine do not count); with --layers, the CPU time
 of each middleware on its own (without what it calls), the view, the templates and the
-database calls, and of each function named by --wrap (module:function or module:Class.method).
+database calls, and of each function named by --wrap (module:function or module:Class.method);
+with --templates, the CPU time of each template file on its own.
 Rate limits are raised for the run: a 429 would measure the wrong page.
 """
 
@@ -55,6 +56,40 @@ def environ(method: str, path: str, cookie: str, body: bytes = b"", **extra) -> 
     }
     env.update(extra)
     return env
+
+
+class TemplateTimes:
+    """CPU time of each template file, without the templates it includes or extends: Django's
+    Template._render timed with a stack."""
+
+    def __init__(self) -> None:
+        from django.template.base import Template
+
+        self.totals: dict[str, float] = {}
+        self.stack: list[list[float]] = []
+        original = Template._render
+        times = self
+
+        def _render(template, context):
+            times.stack.append([time.process_time(), 0.0])
+            try:
+                return original(template, context)
+            finally:
+                started, nested = times.stack.pop()
+                spent = time.process_time() - started
+                name = getattr(template.origin, "template_name", None) or str(template.origin)
+                times.totals[name] = times.totals.get(name, 0.0) + spent - nested
+                if times.stack:
+                    times.stack[-1][1] += spent
+
+        Template._render = _render
+
+    def reset(self) -> None:
+        self.totals.clear()
+
+    def report(self, calls: int) -> str:
+        rows = sorted(self.totals.items(), key=lambda item: -item[1])
+        return "\n".join(f"  {s / calls * 1000:7.3f} ms  {name}" for name, s in rows)
 
 
 class Layers:
@@ -138,6 +173,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--layers", action="store_true")
     parser.add_argument(
+        "--templates",
+        action="store_true",
+        help="the CPU time of each template file on its own (without the ones it includes)",
+    )
+    parser.add_argument(
         "--wrap",
         action="append",
         default=[],
@@ -185,6 +225,7 @@ def main() -> None:
     fresh_cookies = [login(person) for person in fresh]
     latest_pk = with_history.registrations.order_by("-pk").values_list("pk", flat=True).first()
     layers = Layers(settings.MIDDLEWARE, args.wrap) if args.layers else None
+    templates = TemplateTimes() if args.templates else None
     app = WSGIHandler()
 
     def checkin(index: int, cookie: str | None = None) -> dict:
@@ -259,6 +300,8 @@ def main() -> None:
             call(make(index))
         if layers:
             layers.reset()
+        if templates:
+            templates.reset()
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         start = time.perf_counter()
         cpu = time.process_time()
@@ -272,6 +315,8 @@ def main() -> None:
         print(f"{name}: {wall:.2f} ms wall, {cpu:.2f} ms CPU per request; statuses {set(codes)}")
         if layers:
             print(layers.report(args.calls))
+        if templates:
+            print(templates.report(args.calls))
         if profiler and os.environ.get("PROFILE_DUMP"):
             profiler.dump_stats(f"{os.environ['PROFILE_DUMP']}.{name}")
         if profiler:

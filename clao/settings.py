@@ -151,7 +151,6 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.languages",
                 "accounts.context_processors.spaces",
             ],
         },
