@@ -1,4 +1,5 @@
 import uuid
+from html import escape
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -9,8 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import worker_required_keeping_form
@@ -187,27 +187,20 @@ def _saved_address_options(
 ) -> SafeString:
     """The <option>s of "An address from a previous registration", each address's fields in
     data- attributes for registration.js. Written here rather than in place_field.html: the
-    template's loop was a tenth of the form's CPU."""
-    return format_html_join(
-        "\n",
-        '<option value="{}"{}{}>{}</option>',
-        [
-            ("", " selected" if selected == "" else "", "", placeholder),
-            *(
-                (
-                    address.key,
-                    " selected" if address.key == selected else "",
-                    format_html(
-                        ' data-postal_code="{}" data-municipality="{}" data-street="{}"'
-                        ' data-house_number="{}" data-box="{}"',
-                        *address.fields().values(),
-                    ),
-                    address.label,
-                )
-                for address in addresses
-            ),
-        ],
-    )
+    template's loop was a tenth of the form's CPU. Escaped with the standard library's escape
+    (Django's escape() is that, marked safe), once per value: format_html() cost a twentieth
+    of the form's CPU for ten addresses."""
+    blank = " selected" if selected == "" else ""
+    options = [f'<option value=""{blank}>{escape(str(placeholder))}</option>']
+    for address in addresses:
+        fields = address.fields()
+        key = address.key
+        data = "".join(f' data-{name}="{escape(value)}"' for name, value in fields.items())
+        chosen = " selected" if key == selected else ""
+        options.append(
+            f'<option value="{escape(key)}"{chosen}{data}>{escape(address.label)}</option>'
+        )
+    return mark_safe("\n".join(options))  # noqa: S308 - every value is escaped above
 
 
 def _options(worker, start: Employer | None, recent: list[Registration]) -> FormOptions:
