@@ -145,6 +145,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {% per_language %}: constant parts of a page rendered once per language.
+            "libraries": {"fragments": "clao.templatetags.fragments"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

@@ -1,6 +1,8 @@
 """Every limited endpoint, driven past its limit through the test client: a translated 429
 (an empty one while typing), never a 500, and nothing stored."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -13,8 +15,10 @@ TOO_MANY = "ClaO a reçu trop de demandes de votre part en peu de temps."
 
 
 @pytest.fixture
-def limits(settings):
-    """Every limit at 2 a minute: the third request is refused."""
+def limits(settings, time_machine):
+    """Every limit at 2 a minute: the third request is refused. The clock stands still: a test
+    straddling the start of a counter's next minute would see its count start again."""
+    time_machine.move_to(datetime.now(UTC), tick=False)
     settings.CLAO_RATE_LIMITS = {group: "2/m" for group in settings.CLAO_RATE_LIMITS}
     return settings.CLAO_RATE_LIMITS
 
