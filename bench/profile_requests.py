@@ -58,41 +58,56 @@ def environ(method: str, path: str, cookie: str, body: bytes = b"", **extra) -> 
     return env
 
 
-class TemplateTimes:
-    """CPU time of each template file, without the templates it includes or extends: Django's
-    Template._render timed with a stack."""
+class Timer:
+    """CPU time of what is wrapped, each without what it calls that is wrapped too (a stack):
+    totals by label, a label a string or a function of the call's arguments."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self.stack: list[list[float]] = []
+
+    def wrap(self, owner, attribute: str, label) -> None:
+        inner = getattr(owner, attribute)
+        timer = self
+
+        def timed(*args, **kwargs):
+            timer.stack.append([0.0])
+            start = time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                elapsed = time.process_time() - start
+                children = timer.stack.pop()[0]
+                name = label(*args, **kwargs) if callable(label) else label
+                timer.totals[name] = timer.totals.get(name, 0.0) + elapsed - children
+                if timer.stack:
+                    timer.stack[-1][0] += elapsed
+
+        setattr(owner, attribute, timed)
+
+    def reset(self) -> None:
+        self.totals = {}
+
+    def report(self, calls: int) -> str:
+        rows = sorted(self.totals.items(), key=lambda item: -item[1])
+        return "\n".join(f"  {s / calls * 1000:7.3f} ms  {label}" for label, s in rows)
+
+
+class TemplateTimes(Timer):
+    """CPU time of each template file, without the templates it includes or extends."""
 
     def __init__(self) -> None:
         from django.template.base import Template
 
-        self.totals: dict[str, float] = {}
-        self.stack: list[list[float]] = []
-        original = Template._render
-        times = self
-
-        def _render(template, context):
-            times.stack.append([time.process_time(), 0.0])
-            try:
-                return original(template, context)
-            finally:
-                started, nested = times.stack.pop()
-                spent = time.process_time() - started
-                name = getattr(template.origin, "template_name", None) or str(template.origin)
-                times.totals[name] = times.totals.get(name, 0.0) + spent - nested
-                if times.stack:
-                    times.stack[-1][1] += spent
-
-        Template._render = _render
-
-    def reset(self) -> None:
-        self.totals.clear()
-
-    def report(self, calls: int) -> str:
-        rows = sorted(self.totals.items(), key=lambda item: -item[1])
-        return "\n".join(f"  {s / calls * 1000:7.3f} ms  {name}" for name, s in rows)
+        super().__init__()
+        self.wrap(Template, "_render", _template_name)
 
 
-class Layers:
+def _template_name(template, context) -> str:
+    return getattr(template.origin, "template_name", None) or str(template.origin)
+
+
+class Layers(Timer):
     """CPU time spent in each layer of a request, without the layers it calls: each middleware,
     the view (URL resolution and the view's own code, ORM included), template rendering and
     database calls (the driver and the wait for the answer's CPU on this side)."""
@@ -103,8 +118,7 @@ class Layers:
         from django.template.backends.django import Template
         from django.utils.module_loading import import_string
 
-        self.totals: dict[str, float] = {}
-        self.stack: list[list[float]] = []
+        super().__init__()
         for path in middleware:
             module_path, name = path.rsplit(".", 1)
             found = import_string(path)
@@ -125,24 +139,6 @@ class Layers:
                 owner = getattr(owner, parent)
             self.wrap(owner, name, target)
 
-    def wrap(self, owner, attribute: str, label: str) -> None:
-        inner = getattr(owner, attribute)
-        layers = self
-
-        def timed(*args, **kwargs):
-            layers.stack.append([0.0])
-            start = time.process_time()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                elapsed = time.process_time() - start
-                children = layers.stack.pop()[0]
-                layers.totals[label] = layers.totals.get(label, 0.0) + elapsed - children
-                if layers.stack:
-                    layers.stack[-1][0] += elapsed
-
-        setattr(owner, attribute, timed)
-
     def wrap_factory(self, module, name: str) -> None:
         factory = getattr(module, name)
         layers = self
@@ -157,13 +153,6 @@ class Layers:
 
         wrapped_factory.sync_capable, wrapped_factory.async_capable = True, False
         setattr(module, name, wrapped_factory)
-
-    def reset(self) -> None:
-        self.totals = {}
-
-    def report(self, calls: int) -> str:
-        rows = sorted(self.totals.items(), key=lambda item: -item[1])
-        return "\n".join(f"  {ms / calls * 1000:7.3f} ms  {label}" for label, ms in rows)
 
 
 def main() -> None:

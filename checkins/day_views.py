@@ -13,7 +13,6 @@ from django.db.models import (
     BigIntegerField,
     DateTimeField,
     Exists,
-    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -28,7 +27,13 @@ from clao.db_router import reads_may_lag
 from clao.prepared import Prepared, Slot
 
 from .cards import render_cards
-from .models import Registration, attach_corrections, local_day_bounds, set_corrections
+from .models import (
+    Registration,
+    attach_corrections,
+    corrections_of_outer,
+    local_day_bounds,
+    set_corrections,
+)
 from .partitions import history_starts
 from .rules import OPEN_IN_LIMIT, OpenIn, open_in_state
 from .windows import (
@@ -217,11 +222,7 @@ def with_corrections_known(registrations: QuerySet, since=None, until=None) -> Q
     """Each registration knows whether it was corrected at all and whether it was cancelled;
     corrections are looked for in [since, until) when given (they are stored after what they
     correct)."""
-    corrections = Registration.objects.filter(corrects=OuterRef("pk"))
-    if since is not None:
-        corrections = corrections.filter(recorded_at__gte=since)
-    if until is not None:
-        corrections = corrections.filter(recorded_at__lt=until)
+    corrections = corrections_of_outer(since, until)
     return registrations.annotate(
         corrected=Exists(corrections),
         cancelled=Exists(corrections.filter(correction_kind=Registration.CorrectionKind.CANCEL)),

@@ -123,14 +123,6 @@ RECENT = Prepared(
     ),
     function="recent_registrations",
 )
-LATEST = Prepared(
-    lambda: (
-        _recent(_worker(), _since(), _horizon())
-        .in_force(_since(), _horizon())
-        .order_by("-recorded_at", "-pk")[:1]
-    ),
-    function="latest_in_force",
-)
 ADDRESSES = Prepared(
     lambda: (
         _addresses(_worker(), _since(), _horizon())
@@ -180,17 +172,6 @@ def recent_registrations(worker) -> list:
         if len(rows) == MAX_DDT_REGISTRATIONS:
             break
     return rows
-
-
-def latest_registration(worker):
-    """The worker's latest record in force (as checkins.services.latest_registration), without
-    its employer: what the quick OUT closes."""
-    latest = LATEST.objects(worker=worker.pk, since=recent_since(), horizon=horizon())
-    found = next(iter(latest), None)
-    for since, until in _older_windows(worker, found is None):
-        if found := _in_force(worker.pk, since, until).first():
-            break
-    return found
 
 
 # The first registration was not read with the window's rows (the window was empty).

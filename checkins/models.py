@@ -53,13 +53,9 @@ class RegistrationQuerySet(models.QuerySet):
             return self.records().exclude(
                 corrections__correction_kind=Registration.CorrectionKind.CANCEL
             )
-        cancellations = Registration.objects.filter(
-            corrects=models.OuterRef("pk"), correction_kind=Registration.CorrectionKind.CANCEL
+        cancellations = corrections_of_outer(since, until).filter(
+            correction_kind=Registration.CorrectionKind.CANCEL
         )
-        if since is not None:
-            cancellations = cancellations.filter(recorded_at__gte=since)
-        if until is not None:
-            cancellations = cancellations.filter(recorded_at__lt=until)
         return self.records().exclude(models.Exists(cancellations))
 
     def on_local_day(self, day: date):
@@ -346,6 +342,18 @@ class RegistrationChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id}: {self.head_hash}"
+
+
+def corrections_of_outer(since=None, until=None) -> models.QuerySet:
+    """The corrections of the outer query's registration (`OuterRef("pk")`), looked for in
+    [since, until) when given: a correction is stored after what it corrects, so from the
+    oldest registration asked about to the horizon (on PostgreSQL, only those months)."""
+    corrections = Registration.objects.filter(corrects=models.OuterRef("pk"))
+    if since is not None:
+        corrections = corrections.filter(recorded_at__gte=since)
+    if until is not None:
+        corrections = corrections.filter(recorded_at__lt=until)
+    return corrections
 
 
 def attach_corrections(registrations: list["Registration"]) -> list["Registration"]:

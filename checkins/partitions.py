@@ -65,17 +65,13 @@ def by_id(queryset, pk: int):
 
 
 def id_under_key(scope: str, key: str, using: str | None = None) -> int | None:
-    """The id of the registration stored under an idempotency key, or None: on PostgreSQL from
-    the key table alone (every month's keys are there)."""
-    using = using or router.db_for_read(Registration)
-    model = RegistrationKey if is_partitioned(using) else Registration
-    column = "registration_id" if model is RegistrationKey else "pk"
-    found = model.objects.using(using).filter(key_scope=scope, idempotency_key=key)
-    return next(iter(found.values_list(column, flat=True)[:1]), None)
+    """The id of the registration stored under an idempotency key, or None (ids_under_keys)."""
+    return ids_under_keys(scope, {key}, using).get(key)
 
 
 def ids_under_keys(scope: str, keys: set[str], using: str | None = None) -> dict[str, int]:
-    """Each of these keys of one scope already used -> its registration's id (id_under_key)."""
+    """Each of these keys of one scope already used -> its registration's id: on PostgreSQL
+    from the key table alone (every month's keys are there)."""
     using = using or router.db_for_read(Registration)
     model = RegistrationKey if is_partitioned(using) else Registration
     column = "registration_id" if model is RegistrationKey else "pk"

@@ -6,7 +6,6 @@ corrections and the demo data all call `register`; nothing else creates `Registr
 idempotent per key, refusals with stable codes that each channel shows in its own way.
 """
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,14 +14,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
-from django.db.models import CharField, Q, Subquery, Value
+from django.db.models import BigIntegerField, CharField, DateTimeField, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Person
-from clao.prepared import PreparedInsert, Slot
+from clao.prepared import Prepared, PreparedInsert, Slot
 from employers.ddt import parse_ddt
 from employers.models import Employer
 from employers.numbers import parse_enterprise_number
@@ -637,20 +636,39 @@ def _lock_and_read(
     return stored, latest
 
 
+def _in_force_between(worker, since, until, horizon):
+    """The worker's records in force stored in [since, until), newest first, with their
+    employer (a cancellation is stored after what it cancels: looked for up to the horizon)."""
+    return (
+        Registration.objects.filter(worker_id=worker, recorded_at__gte=since, recorded_at__lt=until)
+        .in_force(since, horizon)
+        .select_related("employer")
+        .order_by("-recorded_at", "-pk")
+    )
+
+
+# The latest one in the recent window, compiled once (clao/prepared.py): the quick OUT asks it
+# at every tap, the form at every display.
+LATEST = Prepared(
+    lambda: _in_force_between(
+        Slot("worker", BigIntegerField()),
+        Slot("since", DateTimeField()),
+        Slot("horizon", DateTimeField()),
+        Slot("horizon", DateTimeField()),
+    )[:1],
+    function="latest_in_force",
+)
+
+
 def latest_registration(worker: Person) -> Registration | None:
     """The worker's latest record in force (no correction, nothing cancelled): in the recent
     months first, then in the older ones of the worker's history (checkins/partitions.py)."""
     since, until = recent_since(), horizon()
-    using = router.db_for_read(Registration)
-    for start, end in itertools.chain([(since, until)], older_windows(worker.pk, since, using)):
-        found = (
-            worker.registrations.filter(recorded_at__gte=start, recorded_at__lt=end)
-            .in_force(start, until)
-            .select_related("employer")
-            .order_by("-recorded_at", "-pk")
-            .first()
-        )
-        if found is not None:
+    found = next(iter(LATEST.objects(worker=worker.pk, since=since, horizon=until)), None)
+    if found is not None:
+        return found
+    for start, end in older_windows(worker.pk, since, router.db_for_read(Registration)):
+        if (found := _in_force_between(worker.pk, start, end, until).first()) is not None:
             return found
     return None
 

@@ -30,14 +30,13 @@ from .history import (
     SavedAddress,
     ddt_options,
     employer_options,
-    latest_registration,
     recent_registrations,
     saved_addresses,
 )
 from .models import Registration
 from .partitions import by_id, id_under_key, older_windows, stored_at
 from .rules import open_in_state
-from .services import Place, RegistrationRefused, person_scope, register
+from .services import Place, RegistrationRefused, latest_registration, person_scope, register
 from .windows import recent_since
 
 QR_PARAM = "qr"

@@ -3,9 +3,10 @@
 On PostgreSQL registrations are partitioned by month (checkins/partitions.py) and a query
 without a bound on recorded_at is planned over every month: 90 ms for the day list with 8
 years of months (docs/scaling.md). Django's psycopg backend writes the values into the SQL, so
-with these literal bounds PostgreSQL plans and scans only the months they cover. A window of
-recent months comes first (`recent_since` to `horizon`); only when it falls short are older
-months read (`windows_before`).
+with these literal bounds PostgreSQL plans and scans only the months they cover; a query run
+through its function (clao/prepared.py) keeps one plan and prunes the other months as it runs.
+A window of recent months comes first (`recent_since` to `horizon`); only when it falls short
+are older months read (`windows_before`).
 """
 
 from datetime import UTC, datetime, time, timedelta
