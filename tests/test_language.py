@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from accounts.models import Person
@@ -76,3 +78,17 @@ def test_it_keeps_what_was_typed_when_switching_language_on_the_form(client, geo
     for value in ("0450.905.686", "1Y1002V9KLZ6Z", "Rue du Midi", "Bruxelles", token):
         assert f'value="{value}"' in page
     assert 'class="error"' not in page
+
+
+def test_it_gives_the_menu_the_page_s_csrf_token_which_the_switch_accepts(client):
+    page = saml_login(client, "/").content.decode()
+    # From here on, as a browser: the CSRF check applies.
+    client.handler.enforce_csrf_checks = True
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page))
+    # One token masked for the page: the menu's and the logout form's are the same.
+    assert len(tokens) == 1
+    response = client.post(
+        "/language/", {"csrfmiddlewaretoken": tokens.pop(), "language": "nl", "next": "/"}
+    )
+    assert response.status_code == 302
+    assert Person.objects.get(niss=ANNE["niss"]).language == "nl"

@@ -17,6 +17,11 @@ from django.utils.translation import get_language
 register = template.Library()
 
 
+def _csrf_token(context) -> str:
+    """The page's token, as {% csrf_token %} writes it: masking a new one costs 0.1 ms of CPU."""
+    return str(context.get("csrf_token") or get_token(context["request"]))
+
+
 @register.simple_tag(takes_context=True)
 def language_menu(context) -> SafeString:
     request = context["request"]
@@ -33,7 +38,7 @@ def language_menu(context) -> SafeString:
     )
     return mark_safe(  # noqa: S308 - every value above is escaped
         f'<form method="post" action="{action}" class="languages">'
-        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(get_token(request))}">'
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(_csrf_token(context))}">'
         f'<input type="hidden" name="next" value="{escape(request.get_full_path())}">'
         f"<ul>{buttons}</ul></form>"
     )
