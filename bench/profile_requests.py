@@ -10,7 +10,8 @@ mean wall and CPU time per request of each target; with --profile, cProfile's to
 (timed in CPU time: other processes on the machine do not count); with --layers, the CPU time
 of each middleware on its own (without what it calls), the view, the templates and the
 database calls, and of each function named by --wrap (module:function or module:Class.method);
-with --templates, the CPU time of each template file on its own.
+with --templates, the CPU time of each template file on its own. The floor_* targets send the
+check-in's request to bench/floor.py's views (what the stack costs before the check-in's work).
 Rate limits are raised for the run: a 429 would measure the wrong page.
 """
 
@@ -157,7 +158,12 @@ class Layers(Timer):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default="all")
+    parser.add_argument(
+        "--target",
+        default="all",
+        help="checkin, quickout, daylist, detail, form, streets, or all of them; "
+        "floor_noop, floor_store, floor_lean_store: the check-in's request to bench/floor.py",
+    )
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--layers", action="store_true")
@@ -217,7 +223,7 @@ def main() -> None:
     templates = TemplateTimes() if args.templates else None
     app = WSGIHandler()
 
-    def checkin(index: int, cookie: str | None = None) -> dict:
+    def checkin(index: int, cookie: str | None = None, path: str = "/registrations/new/") -> dict:
         body = urlencode(
             {
                 "csrfmiddlewaretoken": csrf,
@@ -231,7 +237,7 @@ def main() -> None:
             }
         ).encode()
         cookie = cookie or fresh_cookies[index % len(fresh_cookies)]
-        return environ("POST", "/registrations/new/", cookie, body)
+        return environ("POST", path, cookie, body)
 
     open_ins: list[tuple[str, int]] = []
     made_open_ins = []
@@ -274,7 +280,15 @@ def main() -> None:
             HTTP_HX_REQUEST="true",
         ),
     }
-    chosen = targets if args.target == "all" else {args.target: targets[args.target]}
+    # bench/floor.py's views: the check-in's request to views that do less (not in "all").
+    floors = {
+        "floor_noop": lambda i: checkin(i, path="/floor/noop/"),
+        "floor_store": lambda i: checkin(i, path="/floor/store/"),
+        "floor_lean_store": lambda i: checkin(i, path="/floor/lean/store/"),
+    }
+    chosen = targets if args.target == "all" else {args.target: (targets | floors)[args.target]}
+    if args.target.startswith("floor_"):
+        from bench.floor import application as app
 
     def call(env: dict) -> tuple[int, list]:
         started = []

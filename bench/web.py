@@ -9,9 +9,11 @@ What it does, in order:
    an employer, workers with sessions minted directly in the session store (logged in "now",
    so the 6-hour rule holds), workers with a day of 4 registrations and a history (stored
    through register(), the history-loading path), streets of 1000 Bruxelles.
-2. Starts two gunicorn servers with gunicorn.conf.py, as the Docker image runs it (DEBUG off,
-   static files collected, same WEB_CONCURRENCY): ClaO (clao.wsgi) and the bare view
-   (bench/bare.py), on loopback ports.
+2. Starts gunicorn servers with gunicorn.conf.py, as the Docker image runs it (DEBUG off,
+   static files collected, same WEB_CONCURRENCY): ClaO (clao.wsgi), the bare view
+   (bench/bare.py) and, unless --no-floor, the stack's floor (bench/floor.py: the check-in's
+   POST to a view that does nothing, to one that only stores through register(), and to that
+   one behind only the middleware a check-in needs), on loopback ports.
 3. Loads them from separate processes: wrk (Debian's package, installed with apt-get when
    missing) with bench/wrk/clao.lua for each target, one after the other, the bare view first
    and last; then bench/api_load.py sends badge readers' batches of 200 swipes to
@@ -54,6 +56,7 @@ from bench.sessions import login_key, session_data  # noqa: E402
 
 PY = sys.executable
 LUA = BASE_DIR / "bench" / "wrk" / "clao.lua"
+FLOOR_APP = "bench.floor:application"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/clao_bench"
 NSI_NUMBER = "0450905686"
 TARGETS = [
@@ -63,6 +66,25 @@ TARGETS = [
     ("daylist", "day list GET `/` (4 registrations that day)", 0.10),
     ("form", "form GET `/registrations/new/` (worker with a history)", 0.06),
     ("streets", "street suggestion GET `/geo/streets/?street=rue&postal_code=1000` (htmx)", None),
+]
+# bench/floor.py: the check-in's request to views that do less (key, label, path). Reported
+# only: the check-in's ratio cannot exceed the store's.
+FLOORS = [
+    (
+        "floor_noop",
+        "floor: the check-in's POST answered by a redirect, nothing else (ClaO's middleware)",
+        "/floor/noop/",
+    ),
+    (
+        "floor_store",
+        "floor: the check-in's POST that only stores the IN (`register()`, no form, no rate limit)",
+        "/floor/store/",
+    ),
+    (
+        "floor_lean_store",
+        "floor: the same through only the middleware a check-in needs",
+        "/floor/lean/store/",
+    ),
 ]
 RATE_TARGET_MS = 50.0
 API_BATCH_TARGET_MS = 300.0
@@ -114,6 +136,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--api-seconds", type=float, default=None, help="badge readers' run (default: --seconds)"
     )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip bench/floor.py's views (the stack's floor)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--section", default="web", help="the section of docs/benchmarks.md")
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -141,6 +166,9 @@ def server_env(args, database_url: str) -> dict:
         # A few seeded workers send every suggestion request: a person's limit (120/m) would
         # answer 429 after a second. The counters still run; only the ceiling is out of reach.
         "CLAO_RATE_SUGGESTIONS": "1000000/m",
+        # Likewise the quick OUT when the check-in run left fewer open INs than wrk sends quick
+        # OUTs (a short run on a busy machine): a worker's repeats (10/m) would answer 429.
+        "CLAO_RATE_QUICK_OUT": "1000000/m",
         "DJANGO_SETTINGS_MODULE": "clao.settings",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -553,16 +581,22 @@ def main(argv=None) -> dict:
     clao_port, bare_port = (args.port, args.port + 1) if args.port else (free_port(), free_port())
     clao = Server("clao", "clao.wsgi:application", clao_port, env, workdir)
     bare = Server("bare", "bench.bare:application", bare_port, env, workdir)
+    floor = None if args.no_floor else Server("floor", FLOOR_APP, free_port(), env, workdir)
     results, acks, out_acks = {}, [], []
     try:
         clao.wait_ready()
         bare.wait_ready()
+        if floor:
+            floor.wait_ready()
         # One warm-up second each: imports, connections, template compilation.
         warm = argparse.Namespace(**{**vars(args), "seconds": 1})
         for target in ("bare", "daylist", "form", "streets"):
             port = bare.port if target == "bare" else clao.port
-            data = day_file if target != "streets" else day_file
-            run_wrk(wrk, warm, target, port, data, lua_env, workdir)
+            run_wrk(wrk, warm, target, port, day_file, lua_env, workdir)
+        if floor:
+            # Its workers import ClaO on their first request: not during the bare view's run.
+            floor_env = lua_env | {"BENCH_PATH": "/floor/noop/"}
+            run_wrk(wrk, warm, "floor_noop", floor.port, day_file, floor_env, workdir)
 
         log("loading the bare view")
         bare_app = "bench.bare:application"
@@ -579,6 +613,22 @@ def main(argv=None) -> dict:
             )
             received = [int(pk) for pk in results[target]["acks"]]
             (out_acks if target == "quickout" else acks).extend(received)
+        for index, (key, _label, floor_path) in enumerate(FLOORS if floor else ()):
+            log(f"loading {key}")
+            kind = "floor_noop" if key == "floor_noop" else "floor_store"
+            results[key] = run_wrk(
+                wrk,
+                args,
+                kind,
+                floor.port,
+                pool_file,
+                # Tokens of their own: the same workers as the check-ins, new registrations.
+                lua_env | {"BENCH_PATH": floor_path, "BENCH_SERIES": f"4{index + 1:03x}"},
+                workdir,
+                FLOOR_APP,
+            )
+            # Stored rows too: each acknowledged one is checked like a check-in.
+            acks.extend(int(pk) for pk in results[key]["acks"])
         log("loading the bare view again")
         bare_runs.append(
             run_wrk(wrk, args, "bare", bare.port, day_file, lua_env, workdir, bare_app)
@@ -646,10 +696,12 @@ def main(argv=None) -> dict:
     finally:
         clao.stop()
         bare.stop()
+        if floor:
+            floor.stop()
     load_after = os.getloadavg()
 
     bare_rps = sum(r["rps"] for r in bare_runs) / len(bare_runs)
-    for target, _label, _ratio in TARGETS:
+    for target in results:
         results[target]["ratio"] = results[target]["rps"] / bare_rps if bare_rps else 0.0
     checks = verify(acks, out_acks, run, api["acks"])
     report = {
@@ -722,6 +774,13 @@ def render(report: dict) -> str:
             f"{r['p99_ms']:.1f} | {r['errors'] + r['unexpected']} | {r['ratio']:.3f} | "
             f"{verdict(r['ratio'], target)} |"
         )
+    for key, label, _path in FLOORS:
+        if key in report["targets"]:
+            r = report["targets"][key]
+            rows.append(
+                f"| {label} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                f"{r['p99_ms']:.1f} | {r['errors'] + r['unexpected']} | {r['ratio']:.3f} | |"
+            )
     a = report["api"]
     rows.append(
         f"| badge-reader API POST `/api/v1/presence-registrations`, batch of {a['size']} swipes "
@@ -740,7 +799,8 @@ def render(report: dict) -> str:
         f"p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, **p99 {o['p99_ms']} ms**, "
         f"max {o['max_ms']} ms — {verdict(o['p99_ms'], RATE_TARGET_MS, at_least=False)}.",
         "",
-        f"Acknowledged check-ins (302 to their page, wrk and open loop): "
+        f"Acknowledged check-ins (302 to their page: wrk's check-ins and the floor's stores, "
+        f"the open loop): "
         f"{checks['acknowledged']}, distinct {checks['acknowledged_distinct']}, found stored "
         f"{checks['acknowledged_stored']}; quick OUTs acknowledged "
         f"{checks['quickout_acknowledged']} ({checks['quickout_distinct']} distinct OUTs, "
@@ -768,6 +828,7 @@ def cpu_table(report: dict) -> list[str]:
     (the machine's CPUs are shared by all of them)."""
     runs = [("bare Django view (before)", report["bare"][0])]
     runs += [(key, report["targets"][key]) for key, _label, _ratio in TARGETS]
+    runs += [(key, report["targets"][key]) for key, *_ in FLOORS if key in report["targets"]]
     runs.append(("bare Django view (after)", report["bare"][-1]))
     rows = [
         "CPU a request, in ms, by process (`bench/cpu.py`, /proc of the whole machine during "
@@ -801,10 +862,15 @@ Recorded {report["date"]} by `make bench` ({report["minutes"]:.1f} minutes), on 
 
 ### How it was run
 
-- Two gunicorn servers started with `gunicorn.conf.py` (as the Docker image runs it: sync
+- gunicorn servers started with `gunicorn.conf.py` (as the Docker image runs it: sync
   workers, access log on standard output), WEB_CONCURRENCY={a["workers"]}, DEBUG off, static
-  files collected: ClaO (`clao.wsgi`) and the bare view (`bench/bare.py`, `HttpResponse("ok")`,
-  no middleware), same venv, loopback.
+  files collected: ClaO (`clao.wsgi`), the bare view (`bench/bare.py`, `HttpResponse("ok")`,
+  no middleware) and the floor (`bench/floor.py`: ClaO with three more views), same venv,
+  loopback.
+- The floor rows send the check-in's very request (session, CSRF token, fresh `client_token`)
+  to views that do less than the check-in: a redirect once the person is read; `register()`
+  with fixed values and a redirect (no form, no rate limit); the same behind only the
+  middleware a check-in POST needs. The check-in cannot go faster than the store.
 - Sessions: `SESSION_ENGINE={a["sessions"]}`{sessions_note};
   persistent database connections (`CONN_MAX_AGE` 60 s, the settings' default);
   `synchronous_commit` stays on.

@@ -62,6 +62,10 @@ def test_it_runs_the_web_benchmark_on_a_tiny_load(tmp_path):
     for label in ("bare Django view", "check-in POST", "quick OUT", "day list GET", "form GET"):
         assert label in table
     assert "street suggestion GET" in table
+    # The stack's floor beside the check-in: the same request to views that do less.
+    assert "floor: the check-in's POST answered by a redirect, nothing else" in table
+    assert "floor: the check-in's POST that only stores the IN" in table
+    assert "floor: the same through only the middleware a check-in needs" in table
     assert "every acknowledged check-in is one stored row" in table
     assert "badge-reader API POST `/api/v1/presence-registrations`, batch of 200" in table
     assert "every created swipe is one stored row" in table

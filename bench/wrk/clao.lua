@@ -3,10 +3,16 @@
 --   BENCH_CSRF     the CSRF secret sent as cookie and as form field
 --   BENCH_RUN      8 hex digits: every client_token of the run starts with them
 --   BENCH_THREADS  wrk's -t;  BENCH_OUT  where done() writes its JSON
+--   BENCH_PATH     where floor_noop and floor_store post the check-in's request
+--   BENCH_SERIES   4 hex digits of every client_token of this run (default 4000)
 -- Check-ins get a fresh client_token per request (run, thread, counter: unique by design).
 local target = os.getenv("BENCH_TARGET")
 local csrf = os.getenv("BENCH_CSRF") or ""
 local run = os.getenv("BENCH_RUN") or "00000000"
+-- bench/floor.py's POSTs (BENCH_PATH): the check-in's request, to another view.
+local floor = string.sub(target, 1, 6) == "floor_"
+-- A wrk run's tokens restart at 1: each run that stores sends its own series.
+local series = os.getenv("BENCH_SERIES") or "4000"
 
 local threads = {}
 local thread_count = 0
@@ -44,7 +50,7 @@ end
 
 local function token()
   counter = counter + 1
-  return string.format("%s-%04x-4000-8000-%012x", run, id, counter)
+  return string.format("%s-%04x-%s-8000-%012x", run, id, series, counter)
 end
 
 local form = { ["Content-Type"] = "application/x-www-form-urlencoded" }
@@ -57,11 +63,11 @@ function request()
   local row = rows[next_row]
   next_row = next_row % #rows + 1
   local headers = { Cookie = "sessionid=" .. row.session .. "; csrftoken=" .. csrf }
-  if target == "checkin" then
+  if target == "checkin" or floor then
     headers["Content-Type"] = form["Content-Type"]
     local body = "csrfmiddlewaretoken=" .. csrf .. "&client_token=" .. token()
       .. "&kind=IN&enterprise_number=0450905686&ddt_choice=unknown" .. position
-    return wrk.format("POST", "/registrations/new/", headers, body)
+    return wrk.format("POST", os.getenv("BENCH_PATH") or "/registrations/new/", headers, body)
   elseif target == "quickout" then
     headers["Content-Type"] = form["Content-Type"]
     local body = "csrfmiddlewaretoken=" .. csrf .. "&client_token=" .. token()
@@ -78,7 +84,11 @@ function request()
 end
 
 function response(status, headers, body)
-  if target == "checkin" or target == "quickout" then
+  if target == "floor_noop" then
+    if status ~= 302 then
+      bad = bad + 1
+    end
+  elseif target == "checkin" or target == "quickout" or floor then
     local location = headers["Location"]
     local pk = status == 302 and location and string.match(location, "^/registrations/(%d+)/$")
     if pk then
