@@ -379,6 +379,19 @@ def latest_open_ins(pool_keys: list[str]) -> list[str]:
     return [f"{by_worker[worker]}\t{pk}" for worker, pk, kind in latest if kind == "IN"]
 
 
+def settle(seconds: float = 30) -> None:
+    """Waits until the servers are idle: a gunicorn worker boots (imports Django and ClaO,
+    about a second of CPU) after its server listens, and the warm-up's last requests may still
+    be running. Measured during the bare view's run, that CPU would lower its req/s."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = cpu.snapshot()
+        time.sleep(0.5)
+        spent = cpu.spent(before, cpu.snapshot())
+        if spent["gunicorn"] + spent["other"] < 0.05:
+            return
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -594,9 +607,10 @@ def main(argv=None) -> dict:
             port = bare.port if target == "bare" else clao.port
             run_wrk(wrk, warm, target, port, day_file, lua_env, workdir)
         if floor:
-            # Its workers import ClaO on their first request: not during the bare view's run.
+            # Warmed up too: its workers' first requests open connections and fill caches.
             floor_env = lua_env | {"BENCH_PATH": "/floor/noop/"}
             run_wrk(wrk, warm, "floor_noop", floor.port, day_file, floor_env, workdir)
+        settle()
 
         log("loading the bare view")
         bare_app = "bench.bare:application"
