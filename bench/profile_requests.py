@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +35,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.sessions import login_key  # noqa: E402
+from bench.web import FLOORS  # noqa: E402
 
 
 def environ(method: str, path: str, cookie: str, body: bytes = b"", **extra) -> dict:
@@ -281,11 +283,7 @@ def main() -> None:
         ),
     }
     # bench/floor.py's views: the check-in's request to views that do less (not in "all").
-    floors = {
-        "floor_noop": lambda i: checkin(i, path="/floor/noop/"),
-        "floor_store": lambda i: checkin(i, path="/floor/store/"),
-        "floor_lean_store": lambda i: checkin(i, path="/floor/lean/store/"),
-    }
+    floors = {key: partial(checkin, path=path) for key, _label, path in FLOORS}
     chosen = targets if args.target == "all" else {args.target: (targets | floors)[args.target]}
     if args.target.startswith("floor_"):
         from bench.floor import application as app

@@ -77,6 +77,8 @@ class _Function:
 
     name: str
     args: tuple[tuple[str, Field], ...]
+    # The arguments as CREATE FUNCTION declares them ("p_worker bigint, ...").
+    signature: str
     body: str
     call_sql: str
 
@@ -328,7 +330,7 @@ def _as_function(name: str, sql: str, params, compiler: SQLCompiler, alias: str)
     versioned = f"{FUNCTION_PREFIX}{name}_{digest}"
     # Its name is ours (the prepared query's, a digest); the values are parameters.
     call_sql = f"SELECT * FROM {versioned}({', '.join(['%s'] * len(args))})"  # noqa: S608
-    return _Function(versioned, tuple(args.items()), body, call_sql)
+    return _Function(versioned, tuple(args.items()), signature, body, call_sql)
 
 
 def _literal(value) -> str:
@@ -350,11 +352,10 @@ def _create_statement(prepared: Prepared, function: _Function, connection) -> st
             [oids],
         )
         types = [row[0] for row in cursor.fetchall()]
-    signature = ", ".join(f"p_{n} {f.db_type(connection)}" for n, f in function.args)
     result = ", ".join(f"c{i} {t}" for i, t in enumerate(types))
     # Column names of the result are positional (c0, c1...): the rows are read by position.
     return (
-        f"CREATE FUNCTION {function.name}({signature}) RETURNS TABLE({result})\n"
+        f"CREATE FUNCTION {function.name}({function.signature}) RETURNS TABLE({result})\n"
         "LANGUAGE plpgsql STABLE\n"
         "SET plan_cache_mode = force_generic_plan\n"
         f"AS $clao$\n#variable_conflict use_column\nBEGIN\nRETURN QUERY {function.body};\n"

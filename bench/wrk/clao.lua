@@ -13,6 +13,7 @@ local run = os.getenv("BENCH_RUN") or "00000000"
 local floor = string.sub(target, 1, 6) == "floor_"
 -- A wrk run's tokens restart at 1: each run that stores sends its own series.
 local series = os.getenv("BENCH_SERIES") or "4000"
+local post_path = os.getenv("BENCH_PATH") or "/registrations/new/"
 
 local threads = {}
 local thread_count = 0
@@ -67,7 +68,7 @@ function request()
     headers["Content-Type"] = form["Content-Type"]
     local body = "csrfmiddlewaretoken=" .. csrf .. "&client_token=" .. token()
       .. "&kind=IN&enterprise_number=0450905686&ddt_choice=unknown" .. position
-    return wrk.format("POST", os.getenv("BENCH_PATH") or "/registrations/new/", headers, body)
+    return wrk.format("POST", post_path, headers, body)
   elseif target == "quickout" then
     headers["Content-Type"] = form["Content-Type"]
     local body = "csrfmiddlewaretoken=" .. csrf .. "&client_token=" .. token()
